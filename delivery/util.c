@@ -1,0 +1,174 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int buf_reserve(struct buf *b, size_t extra, struct err *e)
+{
+    size_t need = b->len + extra, cap;
+    unsigned char *p;
+
+    if (need < b->len)
+        return err_set(e, ERR_NOMEM, "buffer size overflow");
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    p = realloc(b->p, cap);
+    if (p == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory growing a buffer to %zu",
+                       cap);
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n, struct err *e)
+{
+    if (n == 0)
+        return 0;
+    if (buf_reserve(b, n, e) != 0)
+        return -1;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int buf_printf(struct buf *b, struct err *e, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    size_t room;
+
+    room = b->cap - b->len;
+    va_start(ap, fmt);
+    n = vsnprintf(room ? (char *)b->p + b->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return err_set(e, ERR_INVAL, "bad format");
+    if ((size_t)n >= room) {
+        if (buf_reserve(b, (size_t)n + 1, e) != 0)
+            return -1;
+        va_start(ap, fmt);
+        vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+void buf_release(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+int util_mkdirs(const char *path, struct err *e)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp))
+        return err_set(e, ERR_INVAL, "path '%s' is empty or too long", path);
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return err_sys(e, errno, "mkdir '%s' failed", tmp);
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return err_sys(e, errno, "mkdir '%s' failed", tmp);
+    return 0;
+}
+
+int util_fsync_dir(const char *path, struct err *e)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int saved;
+
+    if (fd < 0)
+        return err_sys(e, errno, "open directory '%s' failed", path);
+    if (fsync(fd) != 0) {
+        saved = errno;
+        close(fd);
+        return err_sys(e, saved, "fsync directory '%s' failed", path);
+    }
+    close(fd);
+    return 0;
+}
+
+void util_hex(const void *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[s[i] >> 4];
+        out[2 * i + 1] = hex[s[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int util_random(void *p, size_t n, struct err *e)
+{
+    unsigned char *d = p;
+
+    while (n > 0) {
+        ssize_t r = getrandom(d, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_sys(e, errno, "getrandom failed");
+        }
+        d += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+uint64_t util_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    /* Final avalanche so that nearby ids give unrelated names. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
