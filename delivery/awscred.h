@@ -8,6 +8,8 @@
 #ifndef FH_AWSCRED_H
 #define FH_AWSCRED_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct awscred {
@@ -20,6 +22,11 @@ struct awscred {
 /* 0 with *c filled; -1 with ERR_NOTFOUND when no source has credentials,
  * ERR_INVAL when a file is malformed (file, line, reason). */
 int awscred_load(struct awscred *c, struct err *e);
+
+/* Region: AWS_REGION, AWS_DEFAULT_REGION, then "region" in the config file
+ * profile (same profile choice as above) into out[size]. -1 with
+ * ERR_NOTFOUND when none is set, ERR_INVAL for a malformed file. */
+int awscred_region(char *out, size_t size, struct err *e);
 
 /* Endpoint override for a service name as in the SDK variables ("S3",
  * "KINESIS", "DYNAMODB"): the per-service variable, then AWS_ENDPOINT_URL,

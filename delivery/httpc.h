@@ -26,7 +26,10 @@ void httpc_free(struct httpc *h);                /* NULL is a no-op */
 /* One request. 'headers' are "Name: value" strings, n of them. Returns 0
  * when any HTTP response came (check resp->status), -1 with ERR_RETRY on
  * connection errors and timeouts (message names the URL and curl's
- * reason). Response bodies above max_body bytes are an error. */
+ * reason; the query is left out, it may hold credentials). Response
+ * bodies above max_body bytes are an error too (ERR_RETRY, resp->status
+ * set). PUT, POST and PATCH always send a Content-Length; 'body' is
+ * borrowed for the call. */
 int httpc_request(struct httpc *h, const char *method, const char *url,
                   const char *const *headers, size_t n_headers,
                   const void *body, size_t body_len, long timeout_ms,

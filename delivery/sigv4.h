@@ -53,6 +53,12 @@ int sigv4_string_to_sign(const struct sigv4_request *r,
 int sigv4_authorization(const struct sigv4_request *r,
                         const struct sigv4_key *k, char *authz, size_t size,
                         struct err *e);
+/* The derived key kSigning (spec §4) into out[32]; 'date' is read up to its
+ * 8th character, so an amz date works. Depends only on its inputs: callers
+ * may cache it per day. */
+int sigv4_signing_key(const char *secret, const char *date,
+                      const char *region, const char *service,
+                      unsigned char out[32], struct err *e);
 /* Just the 64-hex signature into sig[65]. */
 int sigv4_signature(const struct sigv4_request *r, const struct sigv4_key *k,
                     char sig[65], struct err *e);
