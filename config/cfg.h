@@ -55,7 +55,7 @@ struct cfg_stream {
 
 struct cfg_service {
     char *listen;           /* "127.0.0.1:4573" as written */
-    char *listen_host;      /* "127.0.0.1" */
+    char *listen_host;      /* "127.0.0.1"; "::1" for "[::1]:4573" */
     int listen_port;        /* 4573 */
     char *state_dir;        /* "./state" */
     int durability_fsync;   /* 1 = "fsync" (default), 0 = "os" */
@@ -75,7 +75,7 @@ struct cfg {
 
 /* Parse and validate 'path'. Returns 0 and *out (caller frees with
  * cfg_free), or -1 and *errors: every problem, one per line, each starting
- * with the file name and JSON path (caller frees). */
+ * with the file name and JSON path (caller frees; 'errors' may be NULL). */
 int cfg_load(const char *path, struct cfg **out, char **errors);
 /* The same from a string; 'name' stands in for the file in messages. */
 int cfg_load_string(const char *name, const char *json, struct cfg **out,

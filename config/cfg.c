@@ -1,0 +1,1158 @@
+/* cfg.c - the config loader. Every JSON shape is a table of fields; one
+ * walker applies a table to a JSON object: it sets defaults, rejects
+ * unknown keys, wrong types, out-of-range and unsupported values, reports
+ * missing required keys, then runs the shape's cross-field check. Errors
+ * are collected (never the first only), one line each:
+ * "<file>: <json path>: <reason>". */
+#include "cfg.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "../delivery/err.h"
+#include "../delivery/util.h"
+#include "../destinations/keys.h"
+
+#define CFG_PATH_MAX 320
+#define CFG_ZONEINFO "/usr/share/zoneinfo/"
+
+enum cfg_type {
+    CFG_STR,        /* char *; min/max bound the length */
+    CFG_INT,        /* int; min/max bound the value */
+    CFG_U64,        /* uint64_t; min/max bound the value */
+    CFG_BOOL,       /* int 0/1 */
+    CFG_ENUM,       /* int; 'sub' is a struct cfg_enum list ending with {0} */
+    CFG_OBJ,        /* nested struct at 'offset'; 'sub' is a cfg_shape */
+    CFG_LIST,       /* array of 'sub' shapes: pointer at 'offset', size_t
+                     * count at 'count_offset'; min/max bound the count */
+    CFG_ARRAY,      /* any JSON array, accepted and not stored */
+    CFG_UNSUPPORTED /* a Firehose key we recognise but do not implement */
+};
+
+/* A value that Firehose accepts: 'unsupported' is NULL when we implement
+ * it, else the whole error message saying that we do not (yet). */
+struct cfg_enum {
+    const char *name;               /* exact, case-sensitive */
+    int value;
+    const char *unsupported;
+};
+
+struct cfg_walk;
+
+struct cfg_field {
+    const char *name;               /* Firehose's PascalCase key */
+    enum cfg_type type;
+    size_t offset;                  /* into the shape's struct */
+    const void *sub;                /* cfg_shape or cfg_enum list */
+    long long min, max;             /* value, length or count; for a
+                                     * string max 0 means unbounded */
+    int flags;                      /* CFG_REQUIRED, CFG_NOSTORE */
+    const char *def;                /* default as text; NULL = none */
+    /* Extra value rule; 0, or -1 with 'why' filled. */
+    int (*check)(json_t *v, char *why, size_t n);
+    const char *help;               /* one line, quoted when missing */
+    size_t count_offset;            /* CFG_LIST only */
+};
+
+#define CFG_REQUIRED 1
+#define CFG_NOSTORE  2              /* validate, keep nothing (dst NULL) */
+
+struct cfg_shape {
+    const struct cfg_field *fields; /* ends with { 0 } */
+    size_t size;                    /* element size for CFG_LIST */
+    /* Cross-field rules and derived values. Runs after the fields, also
+     * when the object is absent (obj NULL) so that defaults get derived;
+     * 'dst' is NULL for CFG_NOSTORE objects. */
+    void (*finish)(struct cfg_walk *w, const char *path, json_t *obj,
+                   void *dst);
+};
+
+struct cfg_walk {
+    const char *file;
+    struct buf out;                 /* the error lines */
+    int nerr;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void add_err(struct cfg_walk *w, const char *path, const char *fmt,
+                    ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    w->nerr++;
+    /* On ENOMEM the line is lost but nerr still fails the load. */
+    (void)buf_printf(&w->out, NULL, "%s: %s: %s\n", w->file, path, why);
+}
+
+static void *at(void *dst, size_t off)
+{
+    return dst == NULL ? NULL : (char *)dst + off;
+}
+
+/* Replace the string at 'slot' with a copy of 's' (NULL clears it). */
+static void set_str(struct cfg_walk *w, const char *path, char **slot,
+                    const char *s)
+{
+    char *copy = NULL;
+
+    if (slot == NULL)
+        return;
+    if (s != NULL && (copy = strdup(s)) == NULL) {
+        add_err(w, path, "out of memory");
+        return;
+    }
+    free(*slot);
+    *slot = copy;
+}
+
+static void child_path(char *out, const char *parent, const char *key)
+{
+    if (parent[0] == '\0')
+        snprintf(out, CFG_PATH_MAX, "%s", key);
+    else
+        snprintf(out, CFG_PATH_MAX, "%s.%s", parent, key);
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:  return "an object";
+    case JSON_ARRAY:   return "an array";
+    case JSON_STRING:  return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL:    return "a fractional number";
+    case JSON_TRUE:
+    case JSON_FALSE:   return "a boolean";
+    case JSON_NULL:    return "null";
+    }
+    return "an unknown value";
+}
+
+/* ---- value rules (the 'check' of a field) ---- */
+
+static int all_in(const char *s, const char *extra)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr(extra, c) != NULL))
+            return 0;
+    }
+    return 1;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int check_stream_name(json_t *v, char *why, size_t n)
+{
+    if (all_in(json_string_value(v), "_.-"))
+        return 0;
+    snprintf(why, n, "\"%s\" may only contain a-z A-Z 0-9 _ . -",
+             json_string_value(v));
+    return -1;
+}
+
+/* The part after "arn:<anything>:s3:::", or NULL when 'arn' does not
+ * match arn:.*:s3:::[\w.-]{1,255}. Bucket names hold no ':', so only the
+ * last ":s3:::" can start the bucket. */
+static const char *bucket_of(const char *arn)
+{
+    const char *p, *last = NULL;
+
+    if (strncmp(arn, "arn:", 4) != 0)
+        return NULL;
+    for (p = arn + 3; (p = strstr(p, ":s3:::")) != NULL; p++)
+        last = p;
+    if (last == NULL)
+        return NULL;
+    last += 6;
+    if (strlen(last) < 1 || strlen(last) > 255 || !all_in(last, "_.-"))
+        return NULL;
+    return last;
+}
+
+static int check_bucket_arn(json_t *v, char *why, size_t n)
+{
+    if (bucket_of(json_string_value(v)) != NULL)
+        return 0;
+    snprintf(why, n, "\"%s\" is not an S3 bucket ARN "
+             "(arn:aws:s3:::bucket-name)", json_string_value(v));
+    return -1;
+}
+
+/* arn:.*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+ */
+static int check_role_arn(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v), *p, *acct;
+
+    if (strncmp(s, "arn:", 4) == 0) {
+        for (p = strstr(s + 3, ":iam::"); p != NULL;
+             p = strstr(p + 1, ":iam::")) {
+            acct = p + 6;
+            if (strlen(acct) > 18 && all_digits(acct, 12) &&
+                strncmp(acct + 12, ":role/", 6) == 0 &&
+                all_in(acct + 18, "_+=,.@-/"))
+                return 0;
+        }
+    }
+    snprintf(why, n, "\"%s\" is not an IAM role ARN "
+             "(arn:aws:iam::123456789012:role/name)", s);
+    return -1;
+}
+
+static int check_file_extension(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if (s[0] == '\0' || (s[0] == '.' && s[1] != '\0' &&
+                         strspn(s + 1, "0123456789abcdefghijklmnopqrstuvwxyz"
+                                "!-_.*'()") == strlen(s + 1)))
+        return 0;
+    snprintf(why, n, "\"%s\" must be empty or a dot followed by "
+             "0-9 a-z ! - _ . * ' ( )", s);
+    return -1;
+}
+
+static int check_time_zone(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+    char file[128];
+    struct stat st;
+
+    if (s[0] == '\0')
+        return 0;
+    if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/_")
+        != strlen(s)) {
+        snprintf(why, n, "\"%s\" may only contain a-z A-Z / _", s);
+        return -1;
+    }
+    snprintf(file, sizeof(file), CFG_ZONEINFO "%s", s);
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, n, "\"%s\" is not a time zone (no file %s)", s, file);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_account_id(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if (strlen(s) == 12 && all_digits(s, 12))
+        return 0;
+    snprintf(why, n, "\"%s\" is not a 12-digit account id", s);
+    return -1;
+}
+
+static int check_region(json_t *v, char *why, size_t n)
+{
+    if (all_in(json_string_value(v), "-"))
+        return 0;
+    snprintf(why, n, "\"%s\" may only contain a-z A-Z 0-9 -",
+             json_string_value(v));
+    return -1;
+}
+
+static int check_url(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if ((strncmp(s, "http://", 7) == 0 && s[7] != '\0') ||
+        (strncmp(s, "https://", 8) == 0 && s[8] != '\0'))
+        return 0;
+    snprintf(why, n, "\"%s\" must start with http:// or https://", s);
+    return -1;
+}
+
+/* "host:port" or "[v6]:port" -> host (without brackets) and port. */
+static int split_listen(const char *s, char *host, size_t hostsz, int *port,
+                        char *why, size_t n)
+{
+    const char *colon, *h = s;
+    size_t hl;
+    char *end;
+    long p;
+
+    if (s[0] == '[') {
+        colon = strchr(s, ']');
+        if (colon == NULL || colon[1] != ':')
+            goto bad;
+        h = s + 1;
+        hl = (size_t)(colon - h);
+        colon++;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            goto bad;
+        hl = (size_t)(colon - s);
+        if (memchr(s, ':', hl) != NULL) {
+            snprintf(why, n, "\"%s\": an IPv6 address needs brackets, "
+                     "as in [::1]:4573", s);
+            return -1;
+        }
+    }
+    if (hl == 0 || hl >= hostsz)
+        goto bad;
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+        p < 1 || p > 65535) {
+        snprintf(why, n, "\"%s\": the port must be 1-65535", s);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return 0;
+bad:
+    snprintf(why, n, "\"%s\" is not host:port (as in 127.0.0.1:4573 or "
+             "[::1]:4573)", s);
+    return -1;
+}
+
+static int check_listen(json_t *v, char *why, size_t n)
+{
+    char host[256];
+    int port;
+
+    return split_listen(json_string_value(v), host, sizeof(host), &port,
+                        why, n);
+}
+
+static int check_no_processors(json_t *v, char *why, size_t n)
+{
+    if (!json_is_true(v))
+        return 0;
+    snprintf(why, n, "processors are not supported yet");
+    return -1;
+}
+
+static int check_no_partitioning(json_t *v, char *why, size_t n)
+{
+    if (!json_is_true(v))
+        return 0;
+    snprintf(why, n, "dynamic partitioning is not supported yet");
+    return -1;
+}
+
+/* ---- the walker ---- */
+
+static void walk_shape(struct cfg_walk *w, const char *path, json_t *obj,
+                       const struct cfg_shape *sh, void *dst);
+
+static const struct cfg_enum *enum_find(const struct cfg_enum *en,
+                                        const char *s, int nocase)
+{
+    for (; en->name != NULL; en++)
+        if (nocase ? strcasecmp(en->name, s) == 0 : strcmp(en->name, s) == 0)
+            return en;
+    return NULL;
+}
+
+static void enum_bad(struct cfg_walk *w, const char *path,
+                     const struct cfg_enum *en, const char *s)
+{
+    const struct cfg_enum *near = enum_find(en, s, 1);
+    char list[256] = "";
+    size_t len = 0;
+
+    for (; en->name != NULL && len < sizeof(list); en++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+                                len ? ", " : "", en->name);
+    if (near != NULL)
+        add_err(w, path, "\"%s\" is not one of %s (values are "
+                "case-sensitive: did you mean %s?)", s, list, near->name);
+    else
+        add_err(w, path, "\"%s\" is not one of %s", s, list);
+}
+
+static void range_bad(struct cfg_walk *w, const char *path,
+                      const struct cfg_field *f, long long v)
+{
+    if (v < f->min)
+        add_err(w, path, "%lld is below the minimum %lld", v, f->min);
+    else
+        add_err(w, path, "%lld is above the maximum %lld", v, f->max);
+}
+
+static void walk_list(struct cfg_walk *w, const char *path, json_t *v,
+                      const struct cfg_field *f, void *dst)
+{
+    const struct cfg_shape *sh = f->sub;
+    size_t i, n = json_array_size(v);
+    char sub[CFG_PATH_MAX];
+    char *elems = NULL;
+
+    if (n < (size_t)f->min || n > (size_t)f->max) {
+        add_err(w, path, "has %zu entries, expected %lld to %lld", n,
+                f->min, f->max);
+        return;
+    }
+    if (dst != NULL) {
+        elems = calloc(n, sh->size);
+        if (elems == NULL) {
+            add_err(w, path, "out of memory");
+            return;
+        }
+        /* Owned by dst from here on, so a later failure frees it. */
+        *(void **)at(dst, f->offset) = elems;
+        *(size_t *)at(dst, f->count_offset) = n;
+    }
+    for (i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+
+        /* Paths are only ever this deep in absurd files: cut, not fail. */
+        if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) < 0)
+            sub[0] = '\0';
+        if (!json_is_object(e)) {
+            add_err(w, sub, "expected an object, got %s", json_kind(e));
+            continue;
+        }
+        walk_shape(w, sub, e, sh, elems ? elems + i * sh->size : NULL);
+    }
+}
+
+/* Check 'v' against 'f' and store it in 'dst' (NULL: validate only). */
+static void walk_value(struct cfg_walk *w, const char *path, json_t *v,
+                       const struct cfg_field *f, void *dst)
+{
+    void *slot = at(dst, f->offset);
+    const struct cfg_enum *en;
+    char why[384];
+    long long iv;
+    size_t len;
+
+    switch (f->type) {
+    case CFG_STR:
+        if (!json_is_string(v)) {
+            add_err(w, path, "expected a string, got %s", json_kind(v));
+            return;
+        }
+        len = json_string_length(v);
+        if (len < (size_t)f->min) {
+            add_err(w, path, "%s is shorter than the minimum length %lld",
+                    len ? "the value" : "an empty string", f->min);
+            return;
+        }
+        if (f->max != 0 && len > (size_t)f->max) {
+            add_err(w, path, "length %zu is above the maximum %lld", len,
+                    f->max);
+            return;
+        }
+        if (f->check != NULL && f->check(v, why, sizeof(why)) != 0) {
+            add_err(w, path, "%s", why);
+            return;
+        }
+        set_str(w, path, slot, json_string_value(v));
+        return;
+    case CFG_INT:
+    case CFG_U64:
+        if (!json_is_integer(v)) {
+            add_err(w, path, "expected an integer, got %s", json_kind(v));
+            return;
+        }
+        iv = json_integer_value(v);
+        if (iv < f->min || iv > f->max) {
+            range_bad(w, path, f, iv);
+            return;
+        }
+        if (slot != NULL && f->type == CFG_INT)
+            *(int *)slot = (int)iv;
+        else if (slot != NULL)
+            *(uint64_t *)slot = (uint64_t)iv;
+        return;
+    case CFG_BOOL:
+        if (!json_is_boolean(v)) {
+            add_err(w, path, "expected true or false, got %s", json_kind(v));
+            return;
+        }
+        if (f->check != NULL && f->check(v, why, sizeof(why)) != 0) {
+            add_err(w, path, "%s", why);
+            return;
+        }
+        if (slot != NULL)
+            *(int *)slot = json_is_true(v);
+        return;
+    case CFG_ENUM:
+        if (!json_is_string(v)) {
+            add_err(w, path, "expected a string, got %s", json_kind(v));
+            return;
+        }
+        en = enum_find(f->sub, json_string_value(v), 0);
+        if (en == NULL) {
+            enum_bad(w, path, f->sub, json_string_value(v));
+            return;
+        }
+        if (en->unsupported != NULL) {
+            add_err(w, path, "%s", en->unsupported);
+            return;
+        }
+        if (slot != NULL)
+            *(int *)slot = en->value;
+        return;
+    case CFG_OBJ:
+        if (!json_is_object(v)) {
+            add_err(w, path, "expected an object, got %s", json_kind(v));
+            return;
+        }
+        walk_shape(w, path, v, f->sub, slot);
+        return;
+    case CFG_LIST:
+    case CFG_ARRAY:
+        if (!json_is_array(v)) {
+            add_err(w, path, "expected an array, got %s", json_kind(v));
+            return;
+        }
+        if (f->type == CFG_LIST)
+            walk_list(w, path, v, f, dst);
+        return;
+    case CFG_UNSUPPORTED:
+        add_err(w, path, "%s is not supported yet", f->name);
+        return;
+    }
+}
+
+/* The value of an absent key. */
+static void set_default(struct cfg_walk *w, const char *path,
+                        const struct cfg_field *f, void *dst)
+{
+    void *slot = at(dst, f->offset);
+    const struct cfg_enum *en;
+
+    if (f->type == CFG_OBJ && slot != NULL) {
+        walk_shape(w, path, NULL, f->sub, slot);
+        return;
+    }
+    if (f->def == NULL || slot == NULL)
+        return;
+    switch (f->type) {
+    case CFG_STR:
+        set_str(w, path, slot, f->def);
+        break;
+    case CFG_INT:
+        *(int *)slot = (int)strtol(f->def, NULL, 10);
+        break;
+    case CFG_U64:
+        *(uint64_t *)slot = strtoull(f->def, NULL, 10);
+        break;
+    case CFG_BOOL:
+        *(int *)slot = strcmp(f->def, "true") == 0;
+        break;
+    case CFG_ENUM:
+        en = enum_find(f->sub, f->def, 0);
+        if (en != NULL)
+            *(int *)slot = en->value;
+        break;
+    default:
+        break;
+    }
+}
+
+static const struct cfg_field *field_find(const struct cfg_field *f,
+                                          const char *key, int nocase)
+{
+    for (; f->name != NULL; f++)
+        if (nocase ? strcasecmp(f->name, key) == 0 : strcmp(f->name, key) == 0)
+            return f;
+    return NULL;
+}
+
+static void walk_shape(struct cfg_walk *w, const char *path, json_t *obj,
+                       const struct cfg_shape *sh, void *dst)
+{
+    const struct cfg_field *f, *near;
+    char sub[CFG_PATH_MAX];
+    const char *key;
+    json_t *v;
+
+    if (obj != NULL) {
+        json_object_foreach(obj, key, v) {
+            if (field_find(sh->fields, key, 0) != NULL)
+                continue;
+            child_path(sub, path, key);
+            near = field_find(sh->fields, key, 1);
+            if (near != NULL)
+                add_err(w, sub, "unknown key (keys are case-sensitive: "
+                        "did you mean %s?)", near->name);
+            else
+                add_err(w, sub, "unknown key");
+        }
+    }
+    /* Defaults first, values second: several keys may fill one struct
+     * (each destination shape fills cfg_stream.s3), and the defaults of an
+     * absent one must not overwrite the values of a present one. */
+    for (f = sh->fields; f->name != NULL; f++) {
+        if (obj != NULL && json_object_get(obj, f->name) != NULL)
+            continue;
+        child_path(sub, path, f->name);
+        if (obj != NULL && (f->flags & CFG_REQUIRED))
+            add_err(w, sub, "missing required key (%s)", f->help);
+        set_default(w, sub, f, (f->flags & CFG_NOSTORE) ? NULL : dst);
+    }
+    for (f = sh->fields; obj != NULL && f->name != NULL; f++) {
+        if ((v = json_object_get(obj, f->name)) == NULL)
+            continue;
+        child_path(sub, path, f->name);
+        walk_value(w, sub, v, f, (f->flags & CFG_NOSTORE) ? NULL : dst);
+    }
+    if (sh->finish != NULL)
+        sh->finish(w, path, obj, dst);
+}
+
+/* ---- cross-field rules ---- */
+
+static void buffering_finish(struct cfg_walk *w, const char *path,
+                             json_t *obj, void *dst)
+{
+    int size, interval;
+
+    (void)dst;
+    if (obj == NULL)
+        return;
+    size = json_object_get(obj, "SizeInMBs") != NULL;
+    interval = json_object_get(obj, "IntervalInSeconds") != NULL;
+    if (size && !interval)
+        add_err(w, path, "IntervalInSeconds is required when SizeInMBs is "
+                "given");
+    else if (interval && !size)
+        add_err(w, path, "SizeInMBs is required when IntervalInSeconds is "
+                "given");
+}
+
+static int json_nonempty_str(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return json_is_string(v) && json_string_length(v) > 0;
+}
+
+static void cwlog_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                         void *dst)
+{
+    (void)dst;
+    if (obj != NULL && json_is_true(json_object_get(obj, "Enabled")) &&
+        (!json_nonempty_str(obj, "LogGroupName") ||
+         !json_nonempty_str(obj, "LogStreamName")))
+        add_err(w, path, "LogGroupName and LogStreamName are required when "
+                "Enabled is true");
+}
+
+static void encryption_finish(struct cfg_walk *w, const char *path,
+                              json_t *obj, void *dst)
+{
+    (void)dst;
+    if (obj != NULL && json_object_get(obj, "NoEncryptionConfig") != NULL &&
+        json_object_get(obj, "KMSEncryptionConfig") != NULL)
+        add_err(w, path, "give NoEncryptionConfig or KMSEncryptionConfig, "
+                "not both");
+}
+
+/* Firehose runs the listed processors unless Enabled is false. */
+static void processing_finish(struct cfg_walk *w, const char *path,
+                              json_t *obj, void *dst)
+{
+    (void)dst;
+    if (obj != NULL && json_object_get(obj, "Enabled") == NULL &&
+        json_array_size(json_object_get(obj, "Processors")) > 0)
+        add_err(w, path, "processors are not supported yet");
+}
+
+static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                        void *dst)
+{
+    struct cfg_s3 *s3 = dst;
+    const char *bucket;
+    struct err e = { 0, "" };
+
+    if (s3 == NULL || obj == NULL)
+        return;
+    if (s3->bucket_arn != NULL &&
+        (bucket = bucket_of(s3->bucket_arn)) != NULL)
+        set_str(w, path, &s3->bucket, bucket);
+    if (s3->prefix != NULL && s3->error_prefix != NULL &&
+        keys_validate(s3->prefix, s3->error_prefix, 0, &e) != 0)
+        add_err(w, path, "%s", e.msg);
+}
+
+/* The destination keys of a stream, and what each becomes. */
+static const struct {
+    const char *key;
+    enum cfg_dest_kind kind;
+} dest_keys[] = {
+    { "LocalDirectoryDestinationConfiguration", CFG_DEST_LOCAL },
+    { "ExtendedS3DestinationConfiguration", CFG_DEST_S3 },
+    { "S3DestinationConfiguration", CFG_DEST_S3 },
+    { "HttpEndpointDestinationConfiguration", CFG_DEST_S3 },
+    { "AmazonopensearchserviceDestinationConfiguration", CFG_DEST_S3 },
+    { "ElasticsearchDestinationConfiguration", CFG_DEST_S3 },
+};
+
+static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                          void *dst)
+{
+    struct cfg_stream *st = dst;
+    size_t i, n = 0;
+
+    for (i = 0; i < sizeof(dest_keys) / sizeof(dest_keys[0]); i++)
+        if (json_object_get(obj, dest_keys[i].key) != NULL) {
+            n++;
+            if (st != NULL)
+                st->dest_kind = dest_keys[i].kind;
+        }
+    if (n != 1)
+        add_err(w, path, "Exactly one destination configuration is "
+                "supported for a Firehose (found %zu of "
+                "LocalDirectoryDestinationConfiguration, "
+                "ExtendedS3DestinationConfiguration, "
+                "S3DestinationConfiguration, ...)", n);
+    if (st == NULL)
+        return;
+    set_str(w, path, &st->version_id, "1");
+    /* The legacy S3 shape has no FileExtension or CustomTimeZone. */
+    if (st->s3.file_extension == NULL)
+        set_str(w, path, &st->s3.file_extension, "");
+    if (st->s3.custom_time_zone == NULL)
+        set_str(w, path, &st->s3.custom_time_zone, "");
+}
+
+static void service_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                           void *dst)
+{
+    struct cfg_service *sv = dst;
+    const char *env[] = { "AWS_REGION", "AWS_DEFAULT_REGION" }, *r;
+    char host[256], why[256];
+    size_t i;
+
+    (void)obj;
+    if (sv->listen != NULL &&
+        split_listen(sv->listen, host, sizeof(host), &sv->listen_port,
+                     why, sizeof(why)) == 0)
+        set_str(w, path, &sv->listen_host, host);
+    for (i = 0; sv->region == NULL && i < sizeof(env) / sizeof(env[0]); i++)
+        if ((r = getenv(env[i])) != NULL && r[0] != '\0')
+            set_str(w, path, &sv->region, r);
+    if (sv->region == NULL)
+        set_str(w, path, &sv->region, "us-east-1");
+}
+
+static void root_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                        void *dst)
+{
+    struct cfg *c = dst;
+    char sub[CFG_PATH_MAX];
+    size_t i, j;
+
+    (void)path;
+    (void)obj;
+    for (i = 1; i < c->n_streams; i++) {
+        if (c->streams[i].name == NULL)
+            continue;
+        for (j = 0; j < i; j++) {
+            if (c->streams[j].name == NULL ||
+                strcmp(c->streams[i].name, c->streams[j].name) != 0)
+                continue;
+            snprintf(sub, sizeof(sub), "DeliveryStreams[%zu]."
+                     "DeliveryStreamName", i);
+            add_err(w, sub, "\"%s\" is already the name of "
+                    "DeliveryStreams[%zu]", c->streams[i].name, j);
+            break;
+        }
+    }
+}
+
+/* ---- the tables: one per Firehose shape ---- */
+
+static const struct cfg_enum compression_enum[] = {
+    { "UNCOMPRESSED", CFG_COMP_UNCOMPRESSED, NULL },
+    { "GZIP", CFG_COMP_GZIP, NULL },
+    { "ZIP", CFG_COMP_ZIP, "CompressionFormat ZIP is not supported yet "
+      "(only UNCOMPRESSED and GZIP)" },
+    { "Snappy", CFG_COMP_SNAPPY, "CompressionFormat Snappy is not supported "
+      "yet (only UNCOMPRESSED and GZIP)" },
+    { "HADOOP_SNAPPY", CFG_COMP_HADOOP_SNAPPY, "CompressionFormat "
+      "HADOOP_SNAPPY is not supported yet (only UNCOMPRESSED and GZIP)" },
+    { 0 }
+};
+
+static const struct cfg_enum backup_mode_enum[] = {
+    { "Disabled", 0, NULL },
+    { "Enabled", 1, "S3BackupMode Enabled: source-record backup is not "
+      "supported yet" },
+    { 0 }
+};
+
+static const struct cfg_enum no_encryption_enum[] = {
+    { "NoEncryption", 0, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum stream_type_enum[] = {
+    { "DirectPut", CFG_STREAM_DIRECT_PUT, NULL },
+    { "KinesisStreamAsSource", CFG_STREAM_KINESIS, "DeliveryStreamType "
+      "KinesisStreamAsSource is not supported yet" },
+    { "MSKAsSource", -1, "DeliveryStreamType MSKAsSource is not supported" },
+    { "DatabaseAsSource", -1, "DeliveryStreamType DatabaseAsSource is not "
+      "supported" },
+    { 0 }
+};
+
+static const struct cfg_enum durability_enum[] = {
+    { "fsync", 1, NULL },
+    { "os", 0, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum log_format_enum[] = {
+    { "text", 0, NULL },
+    { "json", 1, NULL },
+    { 0 }
+};
+
+#define S3F(m) offsetof(struct cfg_s3, m)
+
+static const struct cfg_field buffering_fields[] = {
+    { .name = "SizeInMBs", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, size_mb),
+      .min = 1, .max = 128, .def = "5", .help = "1-128" },
+    { .name = "IntervalInSeconds", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, interval_s),
+      .min = 0, .max = 900, .def = "300", .help = "0-900" },
+    { 0 }
+};
+static const struct cfg_shape buffering_shape = {
+    buffering_fields, 0, buffering_finish
+};
+
+static const struct cfg_field cwlog_fields[] = {
+    { .name = "Enabled", .type = CFG_BOOL, .help = "true or false" },
+    { .name = "LogGroupName", .type = CFG_STR, .max = 512 },
+    { .name = "LogStreamName", .type = CFG_STR, .max = 512 },
+    { 0 }
+};
+static const struct cfg_shape cwlog_shape = { cwlog_fields, 0, cwlog_finish };
+
+static const struct cfg_field kms_fields[] = {
+    { .name = "AWSKMSKeyARN", .type = CFG_STR, .min = 1, .max = 512,
+      .flags = CFG_REQUIRED, .help = "a KMS key ARN" },
+    { 0 }
+};
+static const struct cfg_shape kms_shape = { kms_fields, 0, NULL };
+
+static const struct cfg_field encryption_fields[] = {
+    { .name = "NoEncryptionConfig", .type = CFG_ENUM,
+      .sub = no_encryption_enum },
+    { .name = "KMSEncryptionConfig", .type = CFG_OBJ, .sub = &kms_shape },
+    { 0 }
+};
+static const struct cfg_shape encryption_shape = {
+    encryption_fields, 0, encryption_finish
+};
+
+static const struct cfg_field processing_fields[] = {
+    { .name = "Enabled", .type = CFG_BOOL, .check = check_no_processors },
+    { .name = "Processors", .type = CFG_ARRAY },
+    { 0 }
+};
+static const struct cfg_shape processing_shape = {
+    processing_fields, 0, processing_finish
+};
+
+static const struct cfg_field retry_fields[] = {
+    { .name = "DurationInSeconds", .type = CFG_INT, .min = 0, .max = 7200 },
+    { 0 }
+};
+static const struct cfg_shape retry_shape = { retry_fields, 0, NULL };
+
+static const struct cfg_field partitioning_fields[] = {
+    { .name = "Enabled", .type = CFG_BOOL, .check = check_no_partitioning },
+    { .name = "RetryOptions", .type = CFG_OBJ, .sub = &retry_shape },
+    { 0 }
+};
+static const struct cfg_shape partitioning_shape = {
+    partitioning_fields, 0, NULL
+};
+
+/* Fields every S3-like destination shares. */
+#define FIELD_PREFIXES \
+    { .name = "Prefix", .type = CFG_STR, .offset = S3F(prefix), \
+      .max = 1024, .def = "", .help = "expressions: spec 4.3" }, \
+    { .name = "ErrorOutputPrefix", .type = CFG_STR, \
+      .offset = S3F(error_prefix), .max = 1024, .def = "", \
+      .help = "expressions: spec 4.3" }
+#define FIELD_BUFFERING \
+    { .name = "BufferingHints", .type = CFG_OBJ, \
+      .offset = S3F(buffering), .sub = &buffering_shape, \
+      .help = "SizeInMBs 1-128, IntervalInSeconds 0-900" }
+#define FIELD_COMPRESSION \
+    { .name = "CompressionFormat", .type = CFG_ENUM, \
+      .offset = S3F(compression), .sub = compression_enum, \
+      .def = "UNCOMPRESSED", .help = "UNCOMPRESSED or GZIP" }
+#define FIELD_CWLOG \
+    { .name = "CloudWatchLoggingOptions", .type = CFG_OBJ, \
+      .flags = CFG_NOSTORE, .sub = &cwlog_shape }
+#define FIELD_EXTRAS \
+    { .name = "FileExtension", .type = CFG_STR, \
+      .offset = S3F(file_extension), .max = 128, .def = "", \
+      .check = check_file_extension, .help = ".ext or empty" }, \
+    { .name = "CustomTimeZone", .type = CFG_STR, \
+      .offset = S3F(custom_time_zone), .max = 50, .def = "", \
+      .check = check_time_zone, .help = "IANA zone or empty (UTC)" }, \
+    { .name = "ProcessingConfiguration", .type = CFG_OBJ, \
+      .flags = CFG_NOSTORE, .sub = &processing_shape }, \
+    { .name = "DynamicPartitioningConfiguration", .type = CFG_OBJ, \
+      .flags = CFG_NOSTORE, .sub = &partitioning_shape }, \
+    { .name = "S3BackupMode", .type = CFG_ENUM, .flags = CFG_NOSTORE, \
+      .sub = backup_mode_enum }, \
+    { .name = "DataFormatConversionConfiguration", \
+      .type = CFG_UNSUPPORTED }
+#define FIELD_ROLE \
+    { .name = "RoleARN", .type = CFG_STR, .offset = S3F(role_arn), \
+      .min = 1, .max = 512, .check = check_role_arn, \
+      .help = "arn:aws:iam::123456789012:role/name" }
+#define FIELD_BUCKET \
+    { .name = "BucketARN", .type = CFG_STR, .offset = S3F(bucket_arn), \
+      .min = 1, .max = 2048, .flags = CFG_REQUIRED, \
+      .check = check_bucket_arn, .help = "arn:aws:s3:::bucket-name" }
+#define FIELD_ENCRYPTION \
+    { .name = "EncryptionConfiguration", .type = CFG_OBJ, \
+      .flags = CFG_NOSTORE, .sub = &encryption_shape }
+
+/* S3DestinationConfiguration: the legacy destination, and the shape of
+ * S3BackupConfiguration. */
+static const struct cfg_field s3_fields[] = {
+    FIELD_ROLE, FIELD_BUCKET, FIELD_PREFIXES, FIELD_BUFFERING,
+    FIELD_COMPRESSION, FIELD_ENCRYPTION, FIELD_CWLOG,
+    { 0 }
+};
+static const struct cfg_shape s3_shape = { s3_fields, 0, dest_finish };
+
+static const struct cfg_field ext_s3_fields[] = {
+    FIELD_ROLE, FIELD_BUCKET, FIELD_PREFIXES, FIELD_BUFFERING,
+    FIELD_COMPRESSION, FIELD_ENCRYPTION, FIELD_CWLOG, FIELD_EXTRAS,
+    { .name = "S3BackupConfiguration", .type = CFG_OBJ,
+      .flags = CFG_NOSTORE, .sub = &s3_shape },
+    { 0 }
+};
+static const struct cfg_shape ext_s3_shape = {
+    ext_s3_fields, 0, dest_finish
+};
+
+/* Ours: the Extended S3 shape with a directory instead of a bucket. */
+static const struct cfg_field local_fields[] = {
+    { .name = "Path", .type = CFG_STR, .offset = S3F(path), .min = 1,
+      .max = 4096, .flags = CFG_REQUIRED, .help = "a directory" },
+    FIELD_PREFIXES, FIELD_BUFFERING, FIELD_COMPRESSION, FIELD_CWLOG,
+    FIELD_EXTRAS,
+    { 0 }
+};
+static const struct cfg_shape local_shape = { local_fields, 0, dest_finish };
+
+#define STF(m) offsetof(struct cfg_stream, m)
+
+static const struct cfg_field stream_fields[] = {
+    { .name = "DeliveryStreamName", .type = CFG_STR, .offset = STF(name),
+      .min = 1, .max = 64, .flags = CFG_REQUIRED,
+      .check = check_stream_name, .help = "1-64 of a-z A-Z 0-9 _ . -" },
+    { .name = "DeliveryStreamType", .type = CFG_ENUM, .offset = STF(type),
+      .sub = stream_type_enum, .def = "DirectPut", .help = "DirectPut" },
+    { .name = "LocalDirectoryDestinationConfiguration", .type = CFG_OBJ,
+      .offset = STF(s3), .sub = &local_shape },
+    { .name = "ExtendedS3DestinationConfiguration", .type = CFG_OBJ,
+      .offset = STF(s3), .sub = &ext_s3_shape },
+    { .name = "S3DestinationConfiguration", .type = CFG_OBJ,
+      .offset = STF(s3), .sub = &s3_shape },
+    { .name = "HttpEndpointDestinationConfiguration",
+      .type = CFG_UNSUPPORTED },
+    { .name = "AmazonopensearchserviceDestinationConfiguration",
+      .type = CFG_UNSUPPORTED },
+    { .name = "ElasticsearchDestinationConfiguration",
+      .type = CFG_UNSUPPORTED },
+    { .name = "KinesisStreamSourceConfiguration", .type = CFG_UNSUPPORTED },
+    { 0 }
+};
+static const struct cfg_shape stream_shape = {
+    stream_fields, sizeof(struct cfg_stream), stream_finish
+};
+
+static const struct cfg_field endpoints_fields[] = {
+    { .name = "S3", .type = CFG_STR,
+      .offset = offsetof(struct cfg_service, endpoint_s3), .min = 1,
+      .max = 2048, .check = check_url, .help = "http(s)://host:port" },
+    { 0 }
+};
+static const struct cfg_shape endpoints_shape = {
+    endpoints_fields, 0, NULL
+};
+
+#define SVF(m) offsetof(struct cfg_service, m)
+
+static const struct cfg_field service_fields[] = {
+    { .name = "Listen", .type = CFG_STR, .offset = SVF(listen), .min = 1,
+      .max = 261, .def = "127.0.0.1:4573", .check = check_listen,
+      .help = "host:port" },
+    { .name = "StateDirectory", .type = CFG_STR, .offset = SVF(state_dir),
+      .min = 1, .max = 4096, .def = "./state", .help = "a directory" },
+    { .name = "Durability", .type = CFG_ENUM,
+      .offset = SVF(durability_fsync), .sub = durability_enum,
+      .def = "fsync", .help = "fsync or os" },
+    { .name = "MaxSpoolBytesPerStream", .type = CFG_U64,
+      .offset = SVF(max_spool_bytes), .min = 1048576LL,
+      .max = 1099511627776LL, .def = "1073741824",
+      .help = "1 MiB to 1 TiB" },
+    { .name = "Region", .type = CFG_STR, .offset = SVF(region), .min = 1,
+      .max = 32, .check = check_region, .help = "us-east-1" },
+    { .name = "AccountId", .type = CFG_STR, .offset = SVF(account_id),
+      .def = "000000000000", .check = check_account_id,
+      .help = "12 digits" },
+    { .name = "LogFormat", .type = CFG_ENUM, .offset = SVF(log_json),
+      .sub = log_format_enum, .def = "text", .help = "text or json" },
+    { .name = "Endpoints", .type = CFG_OBJ, .sub = &endpoints_shape },
+    { 0 }
+};
+static const struct cfg_shape service_shape = {
+    service_fields, 0, service_finish
+};
+
+static const struct cfg_field root_fields[] = {
+    { .name = "Service", .type = CFG_OBJ,
+      .offset = offsetof(struct cfg, service), .sub = &service_shape },
+    { .name = "DeliveryStreams", .type = CFG_LIST,
+      .offset = offsetof(struct cfg, streams), .sub = &stream_shape,
+      .min = 1, .max = 5000, .flags = CFG_REQUIRED,
+      .count_offset = offsetof(struct cfg, n_streams),
+      .help = "a list of 1 to 5000 streams" },
+    { 0 }
+};
+static const struct cfg_shape root_shape = { root_fields, 0, root_finish };
+
+/* ---- the API ---- */
+
+static void stream_release(struct cfg_stream *st)
+{
+    free(st->name);
+    free(st->version_id);
+    free(st->s3.bucket_arn);
+    free(st->s3.bucket);
+    free(st->s3.path);
+    free(st->s3.role_arn);
+    free(st->s3.prefix);
+    free(st->s3.error_prefix);
+    free(st->s3.file_extension);
+    free(st->s3.custom_time_zone);
+}
+
+void cfg_free(struct cfg *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->n_streams; i++)
+        stream_release(&c->streams[i]);
+    free(c->streams);
+    free(c->service.listen);
+    free(c->service.listen_host);
+    free(c->service.state_dir);
+    free(c->service.region);
+    free(c->service.account_id);
+    free(c->service.endpoint_s3);
+    free(c->path);
+    free(c);
+}
+
+/* Validate the parsed document 'root' (NULL: 'jerr' says why) into *out. */
+static int load(const char *name, json_t *root, const json_error_t *jerr,
+                struct cfg **out, char **errors)
+{
+    struct cfg_walk w = { name, { NULL, 0, 0 }, 0 };
+    struct cfg *c;
+
+    *out = NULL;
+    if (errors != NULL)
+        *errors = NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->path = strdup(name)) == NULL) {
+        free(c);
+        c = NULL;
+        w.nerr++;
+    } else if (root == NULL) {
+        w.nerr++;
+        if (jerr->line > 0)
+            (void)buf_printf(&w.out, NULL, "%s: line %d, column %d: %s\n",
+                             name, jerr->line, jerr->column, jerr->text);
+        else
+            (void)buf_printf(&w.out, NULL, "%s: %s\n", name, jerr->text);
+    } else if (!json_is_object(root)) {
+        add_err(&w, "(top level)", "expected an object, got %s",
+                json_kind(root));
+    } else {
+        walk_shape(&w, "", root, &root_shape, c);
+    }
+    if (w.nerr == 0) {
+        buf_release(&w.out);
+        *out = c;
+        return 0;
+    }
+    cfg_free(c);
+    if (errors != NULL && w.out.p != NULL)
+        *errors = (char *)w.out.p;      /* lines lost to ENOMEM are missing */
+    else if (errors != NULL)
+        *errors = strdup("out of memory loading the config\n");
+    else
+        buf_release(&w.out);
+    return -1;
+}
+
+int cfg_load(const char *path, struct cfg **out, char **errors)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc;
+
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    rc = load(path, root, &jerr, out, errors);
+    json_decref(root);
+    return rc;
+}
+
+int cfg_load_string(const char *name, const char *json, struct cfg **out,
+                    char **errors)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc;
+
+    root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    rc = load(name, root, &jerr, out, errors);
+    json_decref(root);
+    return rc;
+}
+
+const char *cfg_compression_name(enum cfg_compression c)
+{
+    const struct cfg_enum *en;
+
+    for (en = compression_enum; en->name != NULL; en++)
+        if (en->value == (int)c)
+            return en->name;
+    return "UNKNOWN";
+}

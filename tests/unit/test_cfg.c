@@ -1,0 +1,871 @@
+/* test_cfg.c - the config loader: the sample configs, defaults, and every
+ * error path (each reported with file, JSON path and reason). JSON in the
+ * cases is written with ' for " to keep it readable; q() swaps them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../config/cfg.h"
+
+/* ' -> " into a static buffer (tests are single-threaded). */
+static const char *q(const char *s)
+{
+    static char out[8192];
+    size_t i;
+
+    assert_true(strlen(s) < sizeof(out));
+    for (i = 0; s[i] != '\0'; i++)
+        out[i] = s[i] == '\'' ? '"' : s[i];
+    out[i] = '\0';
+    return out;
+}
+
+/* A stream list holding one stream with the given members. */
+#define ONE(members) "{'DeliveryStreams':[{" members "}]}"
+#define NAME "'DeliveryStreamName':'s'"
+/* One Extended S3 stream; 'dest' adds destination members. */
+#define S3(dest) ONE(NAME ",'ExtendedS3DestinationConfiguration':" \
+                     "{'BucketARN':'arn:aws:s3:::b'" dest "}")
+#define LOCAL(dest) ONE(NAME ",'LocalDirectoryDestinationConfiguration':" \
+                        "{'Path':'./out'" dest "}")
+#define SERVICE(members) "{'Service':{" members "},'DeliveryStreams':[{" \
+    NAME ",'LocalDirectoryDestinationConfiguration':{'Path':'o'}}]}"
+
+static struct cfg *load_ok(const char *json)
+{
+    struct cfg *c = NULL;
+    char *errors = NULL;
+
+    if (cfg_load_string("t.json", q(json), &c, &errors) != 0) {
+        print_error("unexpected errors:\n%s", errors ? errors : "(none)");
+        free(errors);
+        fail();
+    }
+    assert_non_null(c);
+    assert_null(errors);
+    return c;
+}
+
+/* Load must fail, and every needle must be in the errors. */
+static char *load_bad(const char *json)
+{
+    struct cfg *c = (struct cfg *)1;
+    char *errors = NULL;
+
+    assert_int_equal(cfg_load_string("t.json", q(json), &c, &errors), -1);
+    assert_null(c);
+    assert_non_null(errors);
+    return errors;
+}
+
+static void has(const char *errors, const char *needle)
+{
+    if (errors == NULL || strstr(errors, needle) == NULL) {
+        print_error("missing \"%s\" in:\n%s", needle,
+                    errors ? errors : "(no errors)");
+        fail();
+    }
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+struct bad_case {
+    const char *json;
+    const char *needle;     /* "path: reason" fragment */
+};
+
+/* Each case fails with its needle, and every line names the file. */
+static void run_bad(const struct bad_case *bc, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        char *errors = load_bad(bc[i].json);
+        const char *line;
+
+        for (line = errors; *line != '\0'; line = strchr(line, '\n') + 1)
+            assert_memory_equal(line, "t.json: ", 8);
+        if (strstr(errors, bc[i].needle) == NULL) {
+            print_error("case %zu: %s\nmissing \"%s\" in:\n%s", i,
+                        bc[i].json, bc[i].needle, errors);
+            free(errors);
+            fail();
+        }
+        free(errors);
+    }
+}
+
+#define RUN_BAD(cases) run_bad(cases, sizeof(cases) / sizeof(cases[0]))
+
+static const char example[] =
+    "{ 'Service': { 'Listen': '0.0.0.0:8080', 'StateDirectory': '/var/fh',"
+    "    'Durability': 'os', 'MaxSpoolBytesPerStream': 2097152,"
+    "    'Region': 'eu-west-1', 'AccountId': '123456789012',"
+    "    'LogFormat': 'json', 'Endpoints': { 'S3': 'http://127.0.0.1:9000' }"
+    "  },"
+    "  'DeliveryStreams': ["
+    "  { 'DeliveryStreamName': 'default', 'DeliveryStreamType': 'DirectPut',"
+    "    'LocalDirectoryDestinationConfiguration': {"
+    "      'Path': './out', 'Prefix': '', 'ErrorOutputPrefix': '',"
+    "      'BufferingHints': { 'SizeInMBs': 5, 'IntervalInSeconds': 60 },"
+    "      'CompressionFormat': 'GZIP' } },"
+    "  { 'DeliveryStreamName': 'to-s3', 'DeliveryStreamType': 'DirectPut',"
+    "    'ExtendedS3DestinationConfiguration': {"
+    "      'RoleARN': 'arn:aws:iam::123456789012:role/firehose_role',"
+    "      'BucketARN': 'arn:aws:s3:::my-bucket',"
+    "      'Prefix': 'logs/!{timestamp:yyyy/MM/dd}/',"
+    "      'ErrorOutputPrefix': 'errors/!{firehose:error-output-type}/',"
+    "      'BufferingHints': { 'SizeInMBs': 128, 'IntervalInSeconds': 0 },"
+    "      'CompressionFormat': 'UNCOMPRESSED', 'FileExtension': '.log',"
+    "      'CustomTimeZone': 'Asia/Tokyo',"
+    "      'EncryptionConfiguration': {'NoEncryptionConfig': 'NoEncryption'},"
+    "      'CloudWatchLoggingOptions': { 'Enabled': false },"
+    "      'ProcessingConfiguration': { 'Enabled': false, 'Processors': [] },"
+    "      'DynamicPartitioningConfiguration': { 'Enabled': false },"
+    "      'S3BackupMode': 'Disabled' } },"
+    "  { 'DeliveryStreamName': 'legacy',"
+    "    'S3DestinationConfiguration': {"
+    "      'BucketARN': 'arn:aws-cn:s3:::old.bucket_1' } } ] }";
+
+static void test_example_values(void **state)
+{
+    struct cfg *c = load_ok(example);
+    struct cfg_stream *s;
+
+    (void)state;
+    assert_string_equal(c->path, "t.json");
+    assert_string_equal(c->service.listen, "0.0.0.0:8080");
+    assert_string_equal(c->service.listen_host, "0.0.0.0");
+    assert_int_equal(c->service.listen_port, 8080);
+    assert_string_equal(c->service.state_dir, "/var/fh");
+    assert_int_equal(c->service.durability_fsync, 0);
+    assert_true(c->service.max_spool_bytes == 2097152);
+    assert_string_equal(c->service.region, "eu-west-1");
+    assert_string_equal(c->service.account_id, "123456789012");
+    assert_int_equal(c->service.log_json, 1);
+    assert_string_equal(c->service.endpoint_s3, "http://127.0.0.1:9000");
+    assert_int_equal(c->n_streams, 3);
+
+    s = &c->streams[0];
+    assert_string_equal(s->name, "default");
+    assert_int_equal(s->type, CFG_STREAM_DIRECT_PUT);
+    assert_int_equal(s->dest_kind, CFG_DEST_LOCAL);
+    assert_string_equal(s->version_id, "1");
+    assert_string_equal(s->s3.path, "./out");
+    assert_null(s->s3.bucket_arn);
+    assert_null(s->s3.bucket);
+    assert_null(s->s3.role_arn);
+    assert_string_equal(s->s3.prefix, "");
+    assert_string_equal(s->s3.error_prefix, "");
+    assert_int_equal(s->s3.buffering.size_mb, 5);
+    assert_int_equal(s->s3.buffering.interval_s, 60);
+    assert_int_equal(s->s3.compression, CFG_COMP_GZIP);
+    assert_string_equal(s->s3.file_extension, "");
+    assert_string_equal(s->s3.custom_time_zone, "");
+
+    s = &c->streams[1];
+    assert_string_equal(s->name, "to-s3");
+    assert_int_equal(s->dest_kind, CFG_DEST_S3);
+    assert_string_equal(s->version_id, "1");
+    assert_null(s->s3.path);
+    assert_string_equal(s->s3.bucket_arn, "arn:aws:s3:::my-bucket");
+    assert_string_equal(s->s3.bucket, "my-bucket");
+    assert_string_equal(s->s3.role_arn,
+                        "arn:aws:iam::123456789012:role/firehose_role");
+    assert_string_equal(s->s3.prefix, "logs/!{timestamp:yyyy/MM/dd}/");
+    assert_string_equal(s->s3.error_prefix,
+                        "errors/!{firehose:error-output-type}/");
+    assert_int_equal(s->s3.buffering.size_mb, 128);
+    assert_int_equal(s->s3.buffering.interval_s, 0);
+    assert_int_equal(s->s3.compression, CFG_COMP_UNCOMPRESSED);
+    assert_string_equal(s->s3.file_extension, ".log");
+    assert_string_equal(s->s3.custom_time_zone, "Asia/Tokyo");
+
+    s = &c->streams[2];
+    assert_string_equal(s->name, "legacy");
+    assert_int_equal(s->dest_kind, CFG_DEST_S3);
+    assert_string_equal(s->s3.bucket, "old.bucket_1");
+    cfg_free(c);
+}
+
+static void test_defaults(void **state)
+{
+    struct cfg *c;
+    struct cfg_stream *s;
+
+    (void)state;
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    c = load_ok(S3(""));
+    assert_string_equal(c->service.listen, "127.0.0.1:4573");
+    assert_string_equal(c->service.listen_host, "127.0.0.1");
+    assert_int_equal(c->service.listen_port, 4573);
+    assert_string_equal(c->service.state_dir, "./state");
+    assert_int_equal(c->service.durability_fsync, 1);
+    assert_true(c->service.max_spool_bytes == 1073741824ULL);
+    assert_string_equal(c->service.region, "us-east-1");
+    assert_string_equal(c->service.account_id, "000000000000");
+    assert_null(c->service.endpoint_s3);
+    assert_int_equal(c->service.log_json, 0);
+    s = &c->streams[0];
+    assert_int_equal(s->type, CFG_STREAM_DIRECT_PUT);
+    assert_null(s->s3.role_arn);
+    assert_string_equal(s->s3.prefix, "");
+    assert_string_equal(s->s3.error_prefix, "");
+    assert_int_equal(s->s3.buffering.size_mb, 5);
+    assert_int_equal(s->s3.buffering.interval_s, 300);
+    assert_int_equal(s->s3.compression, CFG_COMP_UNCOMPRESSED);
+    assert_string_equal(s->s3.file_extension, "");
+    assert_string_equal(s->s3.custom_time_zone, "");
+    assert_string_equal(s->version_id, "1");
+    cfg_free(c);
+}
+
+static void test_region_from_env(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    unsetenv("AWS_REGION");
+    setenv("AWS_DEFAULT_REGION", "ap-south-1", 1);
+    c = load_ok(S3(""));
+    assert_string_equal(c->service.region, "ap-south-1");
+    cfg_free(c);
+    setenv("AWS_REGION", "eu-north-1", 1);
+    c = load_ok(S3(""));
+    assert_string_equal(c->service.region, "eu-north-1");
+    cfg_free(c);
+    c = load_ok(SERVICE("'Region':'us-west-2'"));
+    assert_string_equal(c->service.region, "us-west-2");
+    cfg_free(c);
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+}
+
+static void test_listen_forms(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    c = load_ok(SERVICE("'Listen':'[::1]:4573'"));
+    assert_string_equal(c->service.listen_host, "::1");
+    assert_int_equal(c->service.listen_port, 4573);
+    cfg_free(c);
+    c = load_ok(SERVICE("'Listen':'localhost:65535'"));
+    assert_string_equal(c->service.listen_host, "localhost");
+    assert_int_equal(c->service.listen_port, 65535);
+    cfg_free(c);
+}
+
+static void test_range_edges_accepted(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    c = load_ok(S3(",'BufferingHints':{'SizeInMBs':1,'IntervalInSeconds':900}"
+                   ",'CompressionFormat':'GZIP'"));
+    assert_int_equal(c->streams[0].s3.buffering.size_mb, 1);
+    assert_int_equal(c->streams[0].s3.buffering.interval_s, 900);
+    assert_string_equal(cfg_compression_name(c->streams[0].s3.compression),
+                        "GZIP");
+    cfg_free(c);
+    c = load_ok(SERVICE("'MaxSpoolBytesPerStream':1099511627776"));
+    assert_true(c->service.max_spool_bytes == 1099511627776ULL);
+    cfg_free(c);
+    c = load_ok(SERVICE("'MaxSpoolBytesPerStream':1048576"));
+    assert_true(c->service.max_spool_bytes == 1048576ULL);
+    cfg_free(c);
+    /* 64 characters is the longest name. */
+    c = load_ok("{'DeliveryStreams':[{'DeliveryStreamName':"
+                "'a234567890123456789012345678901234567890123456789012345678"
+                "901234','LocalDirectoryDestinationConfiguration':"
+                "{'Path':'o'}}]}");
+    assert_int_equal(strlen(c->streams[0].name), 64);
+    cfg_free(c);
+}
+
+static void test_not_json(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad("{\n  'DeliveryStreams': [\n    {,\n  ]\n}");
+    has(e, "t.json: line 3");
+    free(e);
+    e = load_bad("");
+    has(e, "t.json: line 1");
+    free(e);
+}
+
+static void test_top_level_not_object(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad("[1, 2]");
+    has(e, "t.json: (top level): expected an object, got an array");
+    free(e);
+    e = load_bad("'x'");
+    has(e, "t.json:");
+    free(e);
+}
+
+static void test_duplicate_key(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad("{'Service':{'Listen':'a:1',\n'Listen':'b:2'},"
+                 "'DeliveryStreams':[]}");
+    has(e, "t.json: line 2");
+    has(e, "duplicate");
+    free(e);
+}
+
+static const struct bad_case unknown_keys[] = {
+    { "{'Servce':{},'DeliveryStreams':[{" NAME
+      ",'LocalDirectoryDestinationConfiguration':{'Path':'o'}}]}",
+      "Servce: unknown key" },
+    { SERVICE("'Port':1"), "Service.Port: unknown key" },
+    { SERVICE("'Endpoints':{'S3':'http://x','Sqs':'http://y'}"),
+      "Service.Endpoints.Sqs: unknown key" },
+    { S3(",'Bogus':1"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration.Bogus: "
+      "unknown key" },
+    { ONE(NAME ",'Tagz':[],'LocalDirectoryDestinationConfiguration':"
+          "{'Path':'o'}"), "DeliveryStreams[0].Tagz: unknown key" },
+    { S3(",'BufferingHints':{'SizeInMBs':5,'IntervalInSeconds':5,'X':1}"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration."
+      "BufferingHints.X: unknown key" },
+    { LOCAL(",'BucketARN':'arn:aws:s3:::b'"),
+      "DeliveryStreams[0].LocalDirectoryDestinationConfiguration."
+      "BucketARN: unknown key" },
+    { S3(",'CloudWatchLoggingOptions':{'Enabled':false,'Level':1}"),
+      "CloudWatchLoggingOptions.Level: unknown key" },
+    { S3(",'bufferingHints':{}"),
+      "bufferingHints: unknown key (keys are case-sensitive: did you mean "
+      "BufferingHints?)" },
+};
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    RUN_BAD(unknown_keys);
+}
+
+static const struct bad_case wrong_types[] = {
+    { "{'DeliveryStreams':{}}",
+      "DeliveryStreams: expected an array, got an object" },
+    { "{'Service':[],'DeliveryStreams':[]}",
+      "Service: expected an object, got an array" },
+    { "{'DeliveryStreams':[1]}",
+      "DeliveryStreams[0]: expected an object, got an integer" },
+    { SERVICE("'Listen':4573"),
+      "Service.Listen: expected a string, got an integer" },
+    { SERVICE("'MaxSpoolBytesPerStream':'1G'"),
+      "Service.MaxSpoolBytesPerStream: expected an integer, got a string" },
+    { S3(",'BufferingHints':{'SizeInMBs':5.5,'IntervalInSeconds':5}"),
+      "BufferingHints.SizeInMBs: expected an integer, got a fractional "
+      "number" },
+    { S3(",'BufferingHints':{'SizeInMBs':5,'IntervalInSeconds':null}"),
+      "BufferingHints.IntervalInSeconds: expected an integer, got null" },
+    { S3(",'CompressionFormat':1"),
+      "CompressionFormat: expected a string, got an integer" },
+    { S3(",'ProcessingConfiguration':{'Enabled':'false'}"),
+      "ProcessingConfiguration.Enabled: expected true or false, got a "
+      "string" },
+    { S3(",'ProcessingConfiguration':{'Processors':{}}"),
+      "ProcessingConfiguration.Processors: expected an array, got an "
+      "object" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':'s3://b'"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration: expected an "
+      "object, got a string" },
+    { ONE("'DeliveryStreamName':true,"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamName: expected a string, got a "
+      "boolean" },
+};
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    RUN_BAD(wrong_types);
+}
+
+static const struct bad_case out_of_range[] = {
+    { S3(",'BufferingHints':{'SizeInMBs':129,'IntervalInSeconds':60}"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration.BufferingHints."
+      "SizeInMBs: 129 is above the maximum 128" },
+    { S3(",'BufferingHints':{'SizeInMBs':0,'IntervalInSeconds':60}"),
+      "BufferingHints.SizeInMBs: 0 is below the minimum 1" },
+    { S3(",'BufferingHints':{'SizeInMBs':5,'IntervalInSeconds':901}"),
+      "BufferingHints.IntervalInSeconds: 901 is above the maximum 900" },
+    { S3(",'BufferingHints':{'SizeInMBs':5,'IntervalInSeconds':-1}"),
+      "BufferingHints.IntervalInSeconds: -1 is below the minimum 0" },
+    { SERVICE("'MaxSpoolBytesPerStream':1048575"),
+      "Service.MaxSpoolBytesPerStream: 1048575 is below the minimum 1048576" },
+    { SERVICE("'MaxSpoolBytesPerStream':1099511627777"),
+      "Service.MaxSpoolBytesPerStream: 1099511627777 is above the maximum "
+      "1099511627776" },
+    { ONE("'DeliveryStreamName':'',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamName: an empty string is shorter "
+      "than the minimum length 1" },
+    { ONE("'DeliveryStreamName':'a23456789012345678901234567890123456789012"
+          "34567890123456789012345','LocalDirectoryDestinationConfiguration'"
+          ":{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamName: length 65 is above the "
+      "maximum 64" },
+    { "{'DeliveryStreams':[]}",
+      "DeliveryStreams: has 0 entries, expected 1 to 5000" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':false,"
+         "'RetryOptions':{'DurationInSeconds':7201}}"),
+      "RetryOptions.DurationInSeconds: 7201 is above the maximum 7200" },
+};
+
+static void test_out_of_range(void **state)
+{
+    char *e;
+
+    (void)state;
+    RUN_BAD(out_of_range);
+    e = load_bad(ONE(NAME ",'LocalDirectoryDestinationConfiguration':"
+                     "{'Path':''}"));
+    has(e, "LocalDirectoryDestinationConfiguration.Path: an empty string "
+        "is shorter than the minimum length 1");
+    free(e);
+}
+
+static void test_long_strings(void **state)
+{
+    char json[4096], *e, p[1100];
+
+    (void)state;
+    memset(p, 'a', 1025);
+    p[1025] = '\0';
+    snprintf(json, sizeof(json), S3(",'Prefix':'%s'"), p);
+    e = load_bad(json);
+    has(e, "ExtendedS3DestinationConfiguration.Prefix: length 1025 is above "
+        "the maximum 1024");
+    free(e);
+    memset(p, 'a', 129);
+    p[0] = '.';
+    p[129] = '\0';
+    snprintf(json, sizeof(json), LOCAL(",'FileExtension':'%s'"), p);
+    e = load_bad(json);
+    has(e, "FileExtension: length 129 is above the maximum 128");
+    free(e);
+}
+
+static const struct bad_case bad_enums[] = {
+    { S3(",'CompressionFormat':'gzip'"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration."
+      "CompressionFormat: \"gzip\" is not one of UNCOMPRESSED, GZIP, ZIP, "
+      "Snappy, HADOOP_SNAPPY (values are case-sensitive: did you mean "
+      "GZIP?)" },
+    { S3(",'CompressionFormat':'LZ4'"),
+      "CompressionFormat: \"LZ4\" is not one of UNCOMPRESSED" },
+    { SERVICE("'Durability':'FSYNC'"),
+      "Service.Durability: \"FSYNC\" is not one of fsync, os" },
+    { SERVICE("'LogFormat':'xml'"),
+      "Service.LogFormat: \"xml\" is not one of text, json" },
+    { ONE(NAME ",'DeliveryStreamType':'directput',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamType: \"directput\" is not one of" },
+    { S3(",'EncryptionConfiguration':{'NoEncryptionConfig':'None'}"),
+      "EncryptionConfiguration.NoEncryptionConfig: \"None\" is not one of "
+      "NoEncryption" },
+};
+
+static void test_bad_enums(void **state)
+{
+    (void)state;
+    RUN_BAD(bad_enums);
+}
+
+static const struct bad_case unsupported[] = {
+    { S3(",'CompressionFormat':'ZIP'"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration."
+      "CompressionFormat: CompressionFormat ZIP is not supported yet (only "
+      "UNCOMPRESSED and GZIP)" },
+    { LOCAL(",'CompressionFormat':'Snappy'"),
+      "CompressionFormat: CompressionFormat Snappy is not supported yet "
+      "(only UNCOMPRESSED and GZIP)" },
+    { S3(",'CompressionFormat':'HADOOP_SNAPPY'"),
+      "CompressionFormat: CompressionFormat HADOOP_SNAPPY is not supported "
+      "yet (only UNCOMPRESSED and GZIP)" },
+    { S3(",'S3BackupMode':'Enabled'"),
+      "S3BackupMode: S3BackupMode Enabled: source-record backup is not "
+      "supported yet" },
+    { S3(",'ProcessingConfiguration':{'Enabled':true,'Processors':[]}"),
+      "ProcessingConfiguration.Enabled: processors are not supported yet" },
+    { S3(",'ProcessingConfiguration':{'Processors':[{'Type':'Lambda'}]}"),
+      "ProcessingConfiguration: processors are not supported yet" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}"),
+      "DynamicPartitioningConfiguration.Enabled: dynamic partitioning is "
+      "not supported yet" },
+    { S3(",'DataFormatConversionConfiguration':{}"),
+      "DataFormatConversionConfiguration: DataFormatConversionConfiguration "
+      "is not supported yet" },
+    { ONE(NAME ",'DeliveryStreamType':'KinesisStreamAsSource',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamType: DeliveryStreamType "
+      "KinesisStreamAsSource is not supported yet" },
+    { ONE(NAME ",'DeliveryStreamType':'MSKAsSource',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreamType: DeliveryStreamType MSKAsSource is not "
+      "supported" },
+    { ONE(NAME ",'HttpEndpointDestinationConfiguration':{}"),
+      "DeliveryStreams[0].HttpEndpointDestinationConfiguration: "
+      "HttpEndpointDestinationConfiguration is not supported yet" },
+    { ONE(NAME ",'AmazonopensearchserviceDestinationConfiguration':{}"),
+      "AmazonopensearchserviceDestinationConfiguration is not supported "
+      "yet" },
+    { ONE(NAME ",'ElasticsearchDestinationConfiguration':{}"),
+      "ElasticsearchDestinationConfiguration is not supported yet" },
+};
+
+static void test_unsupported(void **state)
+{
+    (void)state;
+    RUN_BAD(unsupported);
+}
+
+static const struct bad_case names[] = {
+    { ONE("'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamName: missing required key" },
+    { ONE("'DeliveryStreamName':'a b',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DeliveryStreamName: \"a b\" may only contain "
+      "a-z A-Z 0-9 _ . -" },
+    { ONE("'DeliveryStreamName':'s/x',"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreamName: \"s/x\" may only contain" },
+    { "{'DeliveryStreams':[{" NAME ",'LocalDirectoryDestinationConfiguration'"
+      ":{'Path':'o'}},{'DeliveryStreamName':'t',"
+      "'LocalDirectoryDestinationConfiguration':{'Path':'o'}},{" NAME
+      ",'LocalDirectoryDestinationConfiguration':{'Path':'p'}}]}",
+      "DeliveryStreams[2].DeliveryStreamName: \"s\" is already the name of "
+      "DeliveryStreams[0]" },
+    { "{'Service':{}}", "DeliveryStreams: missing required key" },
+};
+
+static void test_stream_names(void **state)
+{
+    (void)state;
+    RUN_BAD(names);
+}
+
+static void test_destination_count(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad(ONE(NAME));
+    has(e, "t.json: DeliveryStreams[0]: Exactly one destination "
+        "configuration is supported for a Firehose");
+    free(e);
+    e = load_bad(ONE(NAME ",'LocalDirectoryDestinationConfiguration':"
+                     "{'Path':'o'},'ExtendedS3DestinationConfiguration':"
+                     "{'BucketARN':'arn:aws:s3:::b'}"));
+    has(e, "t.json: DeliveryStreams[0]: Exactly one destination "
+        "configuration is supported for a Firehose");
+    assert_int_equal(count_lines(e), 1);
+    free(e);
+    e = load_bad(ONE(NAME ",'S3DestinationConfiguration':"
+                     "{'BucketARN':'arn:aws:s3:::a'},"
+                     "'ExtendedS3DestinationConfiguration':"
+                     "{'BucketARN':'arn:aws:s3:::b'}"));
+    has(e, "Exactly one destination configuration is supported");
+    free(e);
+}
+
+static const struct bad_case buffering[] = {
+    { S3(",'BufferingHints':{'SizeInMBs':5}"),
+      "DeliveryStreams[0].ExtendedS3DestinationConfiguration.BufferingHints:"
+      " IntervalInSeconds is required when SizeInMBs is given" },
+    { LOCAL(",'BufferingHints':{'IntervalInSeconds':5}"),
+      "LocalDirectoryDestinationConfiguration.BufferingHints: SizeInMBs is "
+      "required when IntervalInSeconds is given" },
+};
+
+static void test_buffering_pair(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    RUN_BAD(buffering);
+    c = load_ok(S3(",'BufferingHints':{}"));
+    assert_int_equal(c->streams[0].s3.buffering.size_mb, 5);
+    assert_int_equal(c->streams[0].s3.buffering.interval_s, 300);
+    cfg_free(c);
+}
+
+static const struct bad_case arns[] = {
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':{}"),
+      "ExtendedS3DestinationConfiguration.BucketARN: missing required key" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':{'BucketARN':'b'}"),
+      "ExtendedS3DestinationConfiguration.BucketARN: \"b\" is not an S3 "
+      "bucket ARN" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':"
+          "{'BucketARN':'arn:aws:s3:::'}"),
+      "BucketARN: \"arn:aws:s3:::\" is not an S3 bucket ARN" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':"
+          "{'BucketARN':'arn:aws:s3:::b/key'}"),
+      "BucketARN: \"arn:aws:s3:::b/key\" is not an S3 bucket ARN" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':"
+          "{'BucketARN':'s3://bucket'}"),
+      "is not an S3 bucket ARN" },
+    { ONE(NAME ",'ExtendedS3DestinationConfiguration':"
+          "{'BucketARN':''}"),
+      "BucketARN: an empty string is shorter than the minimum length 1" },
+    { S3(",'RoleARN':'arn:aws:iam::123:role/r'"),
+      "RoleARN: \"arn:aws:iam::123:role/r\" is not an IAM role ARN" },
+    { S3(",'RoleARN':'arn:aws:iam::123456789012:user/r'"),
+      "RoleARN: \"arn:aws:iam::123456789012:user/r\" is not an IAM role ARN"
+    },
+    { LOCAL(",'FileExtension':'gz'"),
+      "FileExtension: \"gz\" must be empty or a dot followed by" },
+    { LOCAL(",'FileExtension':'.GZ'"), "FileExtension: \".GZ\"" },
+    { LOCAL(",'CustomTimeZone':'Mars/Olympus'"),
+      "CustomTimeZone: \"Mars/Olympus\" is not a time zone" },
+    { LOCAL(",'CustomTimeZone':'UTC+1'"),
+      "CustomTimeZone: \"UTC+1\" may only contain a-z A-Z / _" },
+    { LOCAL(",'CustomTimeZone':'Asia'"),
+      "CustomTimeZone: \"Asia\" is not a time zone" },
+    { S3(",'CloudWatchLoggingOptions':{'Enabled':true}"),
+      "CloudWatchLoggingOptions: LogGroupName and LogStreamName are required "
+      "when Enabled is true" },
+    { S3(",'EncryptionConfiguration':{'KMSEncryptionConfig':{}}"),
+      "KMSEncryptionConfig.AWSKMSKeyARN: missing required key" },
+    { S3(",'EncryptionConfiguration':{'NoEncryptionConfig':'NoEncryption',"
+         "'KMSEncryptionConfig':{'AWSKMSKeyARN':'arn:aws:kms:k'}}"),
+      "EncryptionConfiguration: give NoEncryptionConfig or "
+      "KMSEncryptionConfig, not both" },
+    { S3(",'S3BackupConfiguration':{'BucketARN':'x'}"),
+      "S3BackupConfiguration.BucketARN: \"x\" is not an S3 bucket ARN" },
+};
+
+static void test_destination_values(void **state)
+{
+    (void)state;
+    RUN_BAD(arns);
+}
+
+static const struct bad_case service[] = {
+    { SERVICE("'Listen':'4573'"),
+      "Service.Listen: \"4573\" is not host:port" },
+    { SERVICE("'Listen':':4573'"),
+      "Service.Listen: \":4573\" is not host:port" },
+    { SERVICE("'Listen':'127.0.0.1:0'"),
+      "Service.Listen: \"127.0.0.1:0\": the port must be 1-65535" },
+    { SERVICE("'Listen':'127.0.0.1:65536'"),
+      "the port must be 1-65535" },
+    { SERVICE("'Listen':'127.0.0.1:http'"), "the port must be 1-65535" },
+    { SERVICE("'Listen':'::1:4573'"),
+      "Service.Listen: \"::1:4573\": an IPv6 address needs brackets" },
+    { SERVICE("'Listen':'[::1]4573'"), "is not host:port" },
+    { SERVICE("'AccountId':'12345'"),
+      "Service.AccountId: \"12345\" is not a 12-digit account id" },
+    { SERVICE("'AccountId':'12345678901x'"), "is not a 12-digit account id" },
+    { SERVICE("'Endpoints':{'S3':'127.0.0.1:9000'}"),
+      "Service.Endpoints.S3: \"127.0.0.1:9000\" must start with http:// or "
+      "https://" },
+    { SERVICE("'Region':'us east'"),
+      "Service.Region: \"us east\" may only contain" },
+    { SERVICE("'StateDirectory':''"), "Service.StateDirectory: an empty "
+      "string is shorter than the minimum length 1" },
+};
+
+static void test_service_values(void **state)
+{
+    (void)state;
+    RUN_BAD(service);
+}
+
+/* keys_validate() judges the prefixes; its error is reported at the
+ * destination's path. */
+static void test_bad_prefix_expression(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad(S3(",'Prefix':'logs/!{bogus:x}/',"
+                    "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"));
+    has(e, "t.json: DeliveryStreams[0].ExtendedS3DestinationConfiguration: ");
+    assert_int_equal(count_lines(e), 1);
+    free(e);
+    e = load_bad("{'DeliveryStreams':[{" NAME ",'LocalDirectoryDestination"
+                 "Configuration':{'Path':'o'}},{'DeliveryStreamName':'t',"
+                 "'LocalDirectoryDestinationConfiguration':{'Path':'o',"
+                 "'ErrorOutputPrefix':'!{bogus}'}}]}");
+    has(e, "t.json: DeliveryStreams[1].LocalDirectoryDestinationConfiguration"
+        ": ");
+    free(e);
+    /* Spec 4.3 rule 2: expressions in Prefix need an ErrorOutputPrefix. */
+    e = load_bad(S3(",'Prefix':'logs/!{timestamp:yyyy}/'"));
+    has(e, "t.json: DeliveryStreams[0].ExtendedS3DestinationConfiguration: ");
+    assert_int_equal(count_lines(e), 1);
+    free(e);
+}
+
+static void test_many_errors_at_once(void **state)
+{
+    char *e;
+
+    (void)state;
+    e = load_bad("{'Service':{'Listen':'x','Durability':'sync','Extra':1},"
+                 "'DeliveryStreams':[{'DeliveryStreamName':'a b',"
+                 "'ExtendedS3DestinationConfiguration':{'BucketARN':'nope',"
+                 "'BufferingHints':{'SizeInMBs':129,'IntervalInSeconds':-5},"
+                 "'CompressionFormat':'gzip'}},"
+                 "{'LocalDirectoryDestinationConfiguration':{'Path':'o'},"
+                 "'DeliveryStreamType':'KinesisStreamAsSource'}]}");
+    has(e, "t.json: Service.Listen: \"x\" is not host:port");
+    has(e, "t.json: Service.Durability: \"sync\" is not one of");
+    has(e, "t.json: Service.Extra: unknown key");
+    has(e, "t.json: DeliveryStreams[0].DeliveryStreamName: \"a b\"");
+    has(e, "t.json: DeliveryStreams[0].ExtendedS3DestinationConfiguration."
+        "BucketARN: \"nope\" is not an S3 bucket ARN");
+    has(e, "BufferingHints.SizeInMBs: 129 is above the maximum 128");
+    has(e, "BufferingHints.IntervalInSeconds: -5 is below the minimum 0");
+    has(e, "CompressionFormat: \"gzip\" is not one of");
+    has(e, "t.json: DeliveryStreams[1].DeliveryStreamName: missing required "
+        "key");
+    has(e, "t.json: DeliveryStreams[1].DeliveryStreamType: DeliveryStreamType"
+        " KinesisStreamAsSource is not supported yet");
+    assert_int_equal(count_lines(e), 10);
+    free(e);
+}
+
+static void test_errors_out_optional(void **state)
+{
+    struct cfg *c = NULL;
+
+    (void)state;
+    assert_int_equal(cfg_load_string("t.json", "[]", &c, NULL), -1);
+    assert_null(c);
+    cfg_free(NULL);
+    assert_string_equal(cfg_compression_name(CFG_COMP_UNCOMPRESSED),
+                        "UNCOMPRESSED");
+    assert_string_equal(cfg_compression_name(CFG_COMP_HADOOP_SNAPPY),
+                        "HADOOP_SNAPPY");
+}
+
+static void test_load_file(void **state)
+{
+    char path[] = "/tmp/test_cfg_XXXXXX";
+    const char *json = q(S3(",'Prefix':'p/'"));
+    struct cfg *c = NULL;
+    char *errors = NULL;
+    int fd;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(cfg_load(path, &c, &errors), 0);
+    assert_null(errors);
+    assert_string_equal(c->path, path);
+    assert_string_equal(c->streams[0].s3.prefix, "p/");
+    cfg_free(c);
+
+    /* A file with errors names itself in every line. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    json = "{\"DeliveryStreams\": [],\n \"X\": 1}";
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(cfg_load(path, &c, &errors), -1);
+    assert_null(c);
+    assert_non_null(strstr(errors, path));
+    has(errors, ": X: unknown key");
+    has(errors, ": DeliveryStreams: has 0 entries");
+    free(errors);
+    assert_int_equal(unlink(path), 0);
+
+    assert_int_equal(cfg_load(path, &c, &errors), -1);
+    assert_null(c);
+    has(errors, path);
+    has(errors, "No such file or directory");
+    free(errors);
+}
+
+/* The configs we ship must load (the tests run from the repo root). */
+static void test_shipped_configs(void **state)
+{
+    struct cfg *c = NULL;
+    char *errors = NULL;
+
+    (void)state;
+    if (cfg_load("config/local.json", &c, &errors) != 0) {
+        print_error("%s", errors);
+        fail();
+    }
+    assert_int_equal(c->n_streams, 1);
+    assert_string_equal(c->streams[0].name, "default");
+    assert_int_equal(c->streams[0].dest_kind, CFG_DEST_LOCAL);
+    assert_string_equal(c->streams[0].s3.path, "./out");
+    assert_int_equal(c->streams[0].s3.buffering.size_mb, 5);
+    assert_int_equal(c->streams[0].s3.buffering.interval_s, 60);
+    assert_int_equal(c->streams[0].s3.compression, CFG_COMP_GZIP);
+    assert_string_equal(c->service.listen, "127.0.0.1:4573");
+    assert_string_equal(c->service.state_dir, "./state");
+    cfg_free(c);
+    if (cfg_load("config/example-s3.json", &c, &errors) != 0) {
+        print_error("%s", errors);
+        fail();
+    }
+    assert_string_equal(c->service.endpoint_s3, "http://127.0.0.1:9000");
+    assert_int_equal(c->streams[0].dest_kind, CFG_DEST_S3);
+    assert_non_null(strstr(c->streams[0].s3.prefix, "!{timestamp:"));
+    cfg_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_values),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_region_from_env),
+        cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_range_edges_accepted),
+        cmocka_unit_test(test_not_json),
+        cmocka_unit_test(test_top_level_not_object),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_long_strings),
+        cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_stream_names),
+        cmocka_unit_test(test_destination_count),
+        cmocka_unit_test(test_buffering_pair),
+        cmocka_unit_test(test_destination_values),
+        cmocka_unit_test(test_service_values),
+        cmocka_unit_test(test_bad_prefix_expression),
+        cmocka_unit_test(test_many_errors_at_once),
+        cmocka_unit_test(test_errors_out_optional),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_shipped_configs),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
