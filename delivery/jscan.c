@@ -1,0 +1,601 @@
+#include "jscan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Base64 alphabet values; 64 = '=', 255 = not base64. */
+static const unsigned char b64val[256] = {
+    ['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5,
+    ['G'] = 6, ['H'] = 7, ['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11,
+    ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17,
+    ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
+    ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29,
+    ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35,
+    ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
+    ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
+    ['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53,
+    ['2'] = 54, ['3'] = 55, ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59,
+    ['8'] = 60, ['9'] = 61, ['+'] = 62, ['/'] = 63, ['='] = 64,
+};
+/* The table above leaves every other byte 0, which is also 'A'. This flag
+ * table tells real alphabet members apart. */
+static int b64ok(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+struct scan {
+    char *p;
+    char *end;
+    struct err *e;
+    enum jscan_error err;
+};
+
+__attribute__((format(printf, 3, 4)))
+static enum jscan_error fail(struct scan *s, enum jscan_error t,
+                             const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->err == JSCAN_OK) {
+        s->err = t;
+        if (s->e != NULL) {
+            s->e->code = ERR_INVAL;
+            va_start(ap, fmt);
+            vsnprintf(s->e->msg, sizeof(s->e->msg), fmt, ap);
+            va_end(ap);
+        }
+    }
+    return t;
+}
+
+static void ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+                             *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Put the UTF-8 of code point cp at w; returns bytes written. */
+static size_t utf8_put(char *w, unsigned cp)
+{
+    if (cp < 0x80) {
+        w[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        w[0] = (char)(0xC0 | (cp >> 6));
+        w[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        w[0] = (char)(0xE0 | (cp >> 12));
+        w[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        w[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    w[0] = (char)(0xF0 | (cp >> 18));
+    w[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    w[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    w[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Parse a JSON string at s->p (which is at '"'), unescaping in place.
+ * On success out and outlen give the decoded bytes (NUL-terminated in place,
+ * over the closing quote or earlier). */
+static int string(struct scan *s, char **out, size_t *outlen)
+{
+    char *w, *start;
+
+    s->p++;
+    start = w = s->p;
+    /* Fast path: plain runs need no copy while nothing was unescaped. */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *outlen = (size_t)(w - start);
+            *w = '\0';
+            s->p++;
+            *out = start;
+            return 0;
+        }
+        if (c < 0x20) {
+            fail(s, JSCAN_SERIALIZATION,
+                 "Unexpected control character in JSON string%s", "");
+            return -1;
+        }
+        if (c != '\\') {
+            *w++ = (char)c;
+            s->p++;
+            continue;
+        }
+        if (s->end - s->p < 2)
+            break;
+        s->p++;
+        switch (*s->p) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            unsigned cp = 0;
+            if (s->end - s->p < 5)
+                goto bad_escape;
+            for (int i = 1; i <= 4; i++) {
+                int v = hexv(s->p[i]);
+                if (v < 0)
+                    goto bad_escape;
+                cp = cp << 4 | (unsigned)v;
+            }
+            s->p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned lo = 0;
+                if (s->end - s->p < 7 || s->p[1] != '\\' || s->p[2] != 'u')
+                    goto bad_escape;
+                for (int i = 3; i <= 6; i++) {
+                    int v = hexv(s->p[i]);
+                    if (v < 0)
+                        goto bad_escape;
+                    lo = lo << 4 | (unsigned)v;
+                }
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    goto bad_escape;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                s->p += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                goto bad_escape;
+            }
+            /* Escapes are >= 6 bytes of text and <= 4 of UTF-8, so the
+             * writer stays behind the reader. */
+            w += utf8_put(w, cp);
+            break;
+        }
+        default:
+            goto bad_escape;
+        }
+        s->p++;
+    }
+    fail(s, JSCAN_SERIALIZATION, "Unterminated JSON string%s", "");
+    return -1;
+bad_escape:
+    fail(s, JSCAN_SERIALIZATION, "Invalid escape sequence in JSON string%s",
+         "");
+    return -1;
+}
+
+static int value_skip(struct scan *s, int depth);
+
+static int literal(struct scan *s, const char *word)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
+        fail(s, JSCAN_SERIALIZATION, "Unexpected character in JSON%s", "");
+        return -1;
+    }
+    s->p += n;
+    return 0;
+}
+
+static int number(struct scan *s)
+{
+    char *st = s->p;
+
+    if (s->p < s->end && *s->p == '-')
+        s->p++;
+    if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+        goto bad;
+    if (*s->p == '0')
+        s->p++;
+    else
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            goto bad;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p >= s->end || *s->p < '0' || *s->p > '9')
+            goto bad;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            s->p++;
+    }
+    return 0;
+bad:
+    (void)st;
+    fail(s, JSCAN_SERIALIZATION, "Invalid number in JSON%s", "");
+    return -1;
+}
+
+/* Syntax-check and skip any value (for members we do not use). */
+static int value_skip(struct scan *s, int depth)
+{
+    char *str;
+    size_t n;
+
+    if (depth > 64)
+        return fail(s, JSCAN_SERIALIZATION, "JSON nested too deeply%s", ""),
+               -1;
+    ws(s);
+    if (s->p >= s->end)
+        return fail(s, JSCAN_SERIALIZATION, "Unexpected end of JSON%s", ""),
+               -1;
+    switch (*s->p) {
+    case '"':
+        return string(s, &str, &n);
+    case '{':
+        s->p++;
+        ws(s);
+        if (s->p < s->end && *s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        for (;;) {
+            ws(s);
+            if (s->p >= s->end || *s->p != '"')
+                break;
+            if (string(s, &str, &n) != 0)
+                return -1;
+            ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                break;
+            s->p++;
+            if (value_skip(s, depth + 1) != 0)
+                return -1;
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            if (s->p < s->end && *s->p == '}') {
+                s->p++;
+                return 0;
+            }
+            break;
+        }
+        return fail(s, JSCAN_SERIALIZATION, "Malformed JSON object%s", ""),
+               -1;
+    case '[':
+        s->p++;
+        ws(s);
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return 0;
+        }
+        for (;;) {
+            if (value_skip(s, depth + 1) != 0)
+                return -1;
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            if (s->p < s->end && *s->p == ']') {
+                s->p++;
+                return 0;
+            }
+            return fail(s, JSCAN_SERIALIZATION, "Malformed JSON array%s",
+                        ""), -1;
+        }
+    case 't':
+        return literal(s, "true");
+    case 'f':
+        return literal(s, "false");
+    case 'n':
+        return literal(s, "null");
+    default:
+        return number(s);
+    }
+}
+
+/* Decode base64 in place; strict: standard alphabet, '=' only as final
+ * padding, length a multiple of 4. */
+static int b64_decode(struct scan *s, char *p, size_t n, size_t *outlen)
+{
+    unsigned char *in = (unsigned char *)p, *w = (unsigned char *)p;
+    size_t i, pad = 0;
+
+    if (n % 4 != 0)
+        goto bad;
+    if (n > 0 && in[n - 1] == '=')
+        pad++;
+    if (n > 1 && in[n - 2] == '=')
+        pad++;
+    for (i = 0; i + 4 <= n; i += 4) {
+        unsigned char a = in[i], b = in[i + 1], c = in[i + 2], d = in[i + 3];
+        int last = (i + 4 == n);
+        if (!b64ok(a) || !b64ok(b))
+            goto bad;
+        if (last && pad == 2) {
+            if (c != '=' || d != '=')
+                goto bad;
+            *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
+            break;
+        }
+        if (!b64ok(c))
+            goto bad;
+        if (last && pad == 1) {
+            if (d != '=')
+                goto bad;
+            *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
+            *w++ = (unsigned char)(b64val[b] << 4 | b64val[c] >> 2);
+            break;
+        }
+        if (!b64ok(d))
+            goto bad;
+        *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
+        *w++ = (unsigned char)(b64val[b] << 4 | b64val[c] >> 2);
+        *w++ = (unsigned char)(b64val[c] << 6 | b64val[d]);
+    }
+    *outlen = (size_t)(w - (unsigned char *)p);
+    return 0;
+bad:
+    fail(s, JSCAN_SERIALIZATION,
+         "Invalid base64 in Data: the value must be standard base64 with "
+         "'=' padding%s", "");
+    return -1;
+}
+
+static int is_key(const char *k, size_t n, const char *want)
+{
+    return strlen(want) == n && memcmp(k, want, n) == 0;
+}
+
+/* {"Data": "..."} with other members skipped. */
+static int record(struct scan *s, struct jscan_put *out, const char *path)
+{
+    char *k, *d = NULL;
+    size_t kn, dn = 0, len;
+    int have = 0;
+
+    ws(s);
+    if (s->p >= s->end || *s->p != '{')
+        return fail(s, JSCAN_SERIALIZATION, "Expected a JSON object at '%s'",
+                    path), -1;
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+    } else {
+        for (;;) {
+            ws(s);
+            if (s->p >= s->end || *s->p != '"')
+                return fail(s, JSCAN_SERIALIZATION,
+                            "Malformed JSON object at '%s'", path), -1;
+            if (string(s, &k, &kn) != 0)
+                return -1;
+            ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                return fail(s, JSCAN_SERIALIZATION,
+                            "Malformed JSON object at '%s'", path), -1;
+            s->p++;
+            ws(s);
+            if (is_key(k, kn, "Data")) {
+                if (s->p < s->end && *s->p == '"') {
+                    if (string(s, &d, &dn) != 0)
+                        return -1;
+                    have = 1;
+                } else if (s->p < s->end && *s->p == 'n') {
+                    if (literal(s, "null") != 0)
+                        return -1;
+                    have = 0;
+                } else {
+                    return fail(s, JSCAN_SERIALIZATION,
+                                "Data at '%s' must be a base64 string", path),
+                           -1;
+                }
+            } else if (value_skip(s, 1) != 0) {
+                return -1;
+            }
+            ws(s);
+            if (s->p < s->end && *s->p == ',') {
+                s->p++;
+                continue;
+            }
+            if (s->p < s->end && *s->p == '}') {
+                s->p++;
+                break;
+            }
+            return fail(s, JSCAN_SERIALIZATION,
+                        "Malformed JSON object at '%s'", path), -1;
+        }
+    }
+    if (!have)
+        return fail(s, JSCAN_VALIDATION,
+                    "1 validation error detected: Value null at '%s.data' "
+                    "failed to satisfy constraint: Member must not be null",
+                    path), -1;
+    if (b64_decode(s, d, dn, &len) != 0)
+        return -1;
+    if (len > JSCAN_MAX_RECORD_BYTES)
+        return fail(s, JSCAN_VALIDATION,
+                    "1 validation error detected: Value at '%s.data' failed "
+                    "to satisfy constraint: Member must have length less "
+                    "than or equal to 1024000", path), -1;
+    out->recs[out->n].iov_base = d;
+    out->recs[out->n].iov_len = len;
+    out->n++;
+    out->bytes += len;
+    return 0;
+}
+
+static int records(struct scan *s, struct jscan_put *out)
+{
+    char path[48];
+
+    ws(s);
+    if (s->p >= s->end || *s->p != '[')
+        return fail(s, JSCAN_SERIALIZATION,
+                    "Records must be a JSON array%s", ""), -1;
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        if (out->n == JSCAN_MAX_RECORDS)
+            return fail(s, JSCAN_VALIDATION,
+                        "1 validation error detected: Value at 'records' "
+                        "failed to satisfy constraint: Member must have "
+                        "length less than or equal to 500%s", ""), -1;
+        snprintf(path, sizeof(path), "records.%zu.member", out->n + 1);
+        if (record(s, out, path) != 0)
+            return -1;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return 0;
+        }
+        return fail(s, JSCAN_SERIALIZATION, "Malformed Records array%s", ""),
+               -1;
+    }
+}
+
+static int stream_name_ok(const char *n, size_t len)
+{
+    if (len < 1 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+enum jscan_error jscan_parse_put(char *body, size_t len, int batch,
+                                 struct jscan_put *out, struct err *e)
+{
+    struct scan s = { body, body + len, e, JSCAN_OK };
+    char *k, *name = NULL;
+    size_t kn, name_len = 0;
+    int have_recs = 0;
+
+    out->stream = NULL;
+    out->stream_len = 0;
+    out->n = 0;
+    out->bytes = 0;
+    ws(&s);
+    if (s.p >= s.end || *s.p != '{')
+        return fail(&s, JSCAN_SERIALIZATION,
+                    "The request body must be a JSON object%s", "");
+    s.p++;
+    ws(&s);
+    if (s.p < s.end && *s.p == '}') {
+        s.p++;
+    } else {
+        for (;;) {
+            ws(&s);
+            if (s.p >= s.end || *s.p != '"')
+                return fail(&s, JSCAN_SERIALIZATION,
+                            "Malformed JSON object%s", "");
+            if (string(&s, &k, &kn) != 0)
+                return s.err;
+            ws(&s);
+            if (s.p >= s.end || *s.p != ':')
+                return fail(&s, JSCAN_SERIALIZATION,
+                            "Malformed JSON object%s", "");
+            s.p++;
+            ws(&s);
+            if (is_key(k, kn, "DeliveryStreamName")) {
+                if (s.p >= s.end || *s.p != '"')
+                    return fail(&s, JSCAN_SERIALIZATION,
+                                "DeliveryStreamName must be a string%s", "");
+                if (string(&s, &name, &name_len) != 0)
+                    return s.err;
+            } else if (batch && is_key(k, kn, "Records")) {
+                if (have_recs)
+                    return fail(&s, JSCAN_SERIALIZATION,
+                                "Records given twice%s", "");
+                if (records(&s, out) != 0)
+                    return s.err;
+                have_recs = 1;
+            } else if (!batch && is_key(k, kn, "Record")) {
+                if (have_recs)
+                    return fail(&s, JSCAN_SERIALIZATION,
+                                "Record given twice%s", "");
+                if (record(&s, out, "record") != 0)
+                    return s.err;
+                have_recs = 1;
+            } else if (value_skip(&s, 1) != 0) {
+                return s.err;
+            }
+            ws(&s);
+            if (s.p < s.end && *s.p == ',') {
+                s.p++;
+                continue;
+            }
+            if (s.p < s.end && *s.p == '}') {
+                s.p++;
+                break;
+            }
+            return fail(&s, JSCAN_SERIALIZATION, "Malformed JSON object%s",
+                        "");
+        }
+    }
+    ws(&s);
+    if (s.p != s.end)
+        return fail(&s, JSCAN_SERIALIZATION,
+                    "Unexpected data after the JSON object%s", "");
+    if (name == NULL)
+        return fail(&s, JSCAN_VALIDATION,
+                    "1 validation error detected: Value null at "
+                    "'deliveryStreamName' failed to satisfy constraint: "
+                    "Member must not be null%s", "");
+    if (!stream_name_ok(name, name_len))
+        return fail(&s, JSCAN_VALIDATION,
+                    "1 validation error detected: Value '%s' at "
+                    "'deliveryStreamName' failed to satisfy constraint: "
+                    "Member must satisfy regular expression pattern: "
+                    "[a-zA-Z0-9_.-]+ and have length between 1 and 64",
+                    name_len > 100 ? "(too long to show)" : name);
+    if (!have_recs)
+        return fail(&s, JSCAN_VALIDATION,
+                    batch ? "1 validation error detected: Value null at "
+                            "'records' failed to satisfy constraint: Member "
+                            "must not be null%s"
+                          : "1 validation error detected: Value null at "
+                            "'record' failed to satisfy constraint: Member "
+                            "must not be null%s", "");
+    if (batch && out->n == 0)
+        return fail(&s, JSCAN_VALIDATION,
+                    "1 validation error detected: Value '[]' at 'records' "
+                    "failed to satisfy constraint: Member must have length "
+                    "greater than or equal to 1%s", "");
+    if (out->bytes > JSCAN_MAX_BATCH_BYTES)
+        return fail(&s, JSCAN_INVALID_ARGUMENT,
+                    "Records size exceeds 4 MB limit%s", "");
+    out->stream = name;
+    out->stream_len = name_len;
+    return JSCAN_OK;
+}
