@@ -13,14 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "../delivery/err.h"
 #include "../delivery/util.h"
 #include "../destinations/keys.h"
 
 #define CFG_PATH_MAX 320
-#define CFG_ZONEINFO "/usr/share/zoneinfo/"
 
 enum cfg_type {
     CFG_STR,        /* char *; min/max bound the length */
@@ -235,8 +233,7 @@ static int check_file_extension(json_t *v, char *why, size_t n)
 static int check_time_zone(json_t *v, char *why, size_t n)
 {
     const char *s = json_string_value(v);
-    char file[128];
-    struct stat st;
+    struct err e;
 
     if (s[0] == '\0')
         return 0;
@@ -245,9 +242,10 @@ static int check_time_zone(json_t *v, char *why, size_t n)
         snprintf(why, n, "\"%s\" may only contain a-z A-Z / _", s);
         return -1;
     }
-    snprintf(file, sizeof(file), CFG_ZONEINFO "%s", s);
-    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, n, "\"%s\" is not a time zone (no file %s)", s, file);
+    /* The same reader that evaluates keys, so a zone accepted here is one
+     * it can use. */
+    if (keys_validate_time_zone(s, &e) != 0) {
+        snprintf(why, n, "%s", e.msg);
         return -1;
     }
     return 0;
@@ -688,8 +686,8 @@ static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
     if (s3->bucket_arn != NULL &&
         (bucket = bucket_of(s3->bucket_arn)) != NULL)
         set_str(w, path, &s3->bucket, bucket);
-    if (s3->prefix != NULL && s3->error_prefix != NULL &&
-        keys_validate(s3->prefix, s3->error_prefix, 0, &e) != 0)
+    if (keys_validate(s3->prefix ? s3->prefix : "",
+                      s3->error_prefix ? s3->error_prefix : "", 0, &e) != 0)
         add_err(w, path, "%s", e.msg);
 }
 

@@ -643,11 +643,11 @@ static const struct bad_case arns[] = {
       "FileExtension: \"gz\" must be empty or a dot followed by" },
     { LOCAL(",'FileExtension':'.GZ'"), "FileExtension: \".GZ\"" },
     { LOCAL(",'CustomTimeZone':'Mars/Olympus'"),
-      "CustomTimeZone: \"Mars/Olympus\" is not a time zone" },
+      "CustomTimeZone 'Mars/Olympus' is not a known time zone" },
     { LOCAL(",'CustomTimeZone':'UTC+1'"),
       "CustomTimeZone: \"UTC+1\" may only contain a-z A-Z / _" },
     { LOCAL(",'CustomTimeZone':'Asia'"),
-      "CustomTimeZone: \"Asia\" is not a time zone" },
+      "CustomTimeZone 'Asia': '/usr/share/zoneinfo/Asia' is not a time zone file" },
     { S3(",'CloudWatchLoggingOptions':{'Enabled':true}"),
       "CloudWatchLoggingOptions: LogGroupName and LogStreamName are required "
       "when Enabled is true" },
