@@ -33,7 +33,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
            destinations/local.c destinations/s3.c
 MAIN_SRC = delivery/main.c
-UNIT_TESTS = cfg spool sigv4 keys codec jscan api awscred
+UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -62,9 +62,10 @@ TEST_codec_SRC   = destinations/codec.c
 TEST_jscan_SRC   = delivery/jscan.c
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
-        $$(patsubst %.c,$(BUILD)/%.o,$$(sort $(BASE_SRC) $$(TEST_$$*_SRC)))
+        $$(addprefix $(BUILD)/,$$(subst .c,.o,$$(sort $(BASE_SRC) $$(TEST_$$*_SRC))))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 

@@ -46,6 +46,10 @@ struct dest {
     void *ctx;                      /* owned by the type */
 };
 
+/* The types; only registry.c lists them all. */
+extern const struct dest_type dest_local;
+extern const struct dest_type dest_s3;
+
 /* Create the destination a stream's config names. Caller frees. */
 struct dest *dest_new(const struct cfg_stream *s,
                       const struct cfg_service *svc, struct err *e);

@@ -1,0 +1,633 @@
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "jscan.h"
+#include "log.h"
+#include "util.h"
+
+/* Base64 of 4 MiB plus JSON framing for 500 records fits easily; anything
+ * larger is refused before it is read. */
+#define API_MAX_BODY (8u * 1024u * 1024u)
+#define API_TARGET_PREFIX "Firehose_20150804."
+
+struct api {
+    const struct cfg_service *svc;
+    struct stream *const *streams;
+    size_t n;
+    struct MHD_Daemon *mhd;
+    atomic_int ready;
+};
+
+/* One per connection, reused by every request on it (keep-alive), so the
+ * request path allocates nothing per record and little per request. */
+struct conn {
+    struct buf body;
+    struct buf resp;
+    int rejected;               /* a response is queued already */
+    uint64_t rng;               /* request ids */
+    struct jscan_put put;
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* xorshift64*: request ids need uniqueness, not secrecy. */
+    uint64_t x = *s;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 2685821657736338717ULL;
+}
+
+static void request_id(struct conn *c, char out[37])
+{
+    unsigned char b[16];
+    uint64_t a = rng_next(&c->rng), d = rng_next(&c->rng);
+    char hex[33];
+
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &d, 8);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    util_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *mc, struct conn *c,
+                                 unsigned status, const char *ctype,
+                                 const void *body, size_t len,
+                                 const char *error_type)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    char rid[37];
+
+    r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                        MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    request_id(c, rid);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "x-amzn-RequestId", rid);
+    if (error_type != NULL)
+        MHD_add_response_header(r, "x-amzn-ErrorType", error_type);
+    ret = MHD_queue_response(mc, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void json_str(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct err e;
+
+    (void)buf_append(b, "\"", 1, &e);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            char esc[2] = { '\\', (char)ch };
+            (void)buf_append(b, esc, 2, &e);
+        } else if (ch < 0x20) {
+            char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
+            (void)buf_append(b, esc, 6, &e);
+        } else {
+            (void)buf_append(b, &ch, 1, &e);
+        }
+    }
+    (void)buf_append(b, "\"", 1, &e);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *mc, struct conn *c,
+                                  unsigned status, const char *type,
+                                  const char *msg)
+{
+    struct err e;
+
+    c->resp.len = 0;
+    (void)buf_printf(&c->resp, &e, "{\"__type\":\"%s\",\"message\":", type);
+    json_str(&c->resp, msg, strlen(msg));
+    (void)buf_append(&c->resp, "}", 1, &e);
+    return send_body(mc, c, status, "application/x-amz-json-1.1", c->resp.p,
+                     c->resp.len, type);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *mc, struct conn *c,
+                                 json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    enum MHD_Result r;
+
+    json_decref(j);
+    if (s == NULL)
+        return send_error(mc, c, 500, "InternalFailure", "out of memory");
+    r = send_body(mc, c, 200, "application/x-amz-json-1.1", s, strlen(s),
+                  NULL);
+    free(s);
+    return r;
+}
+
+static struct stream *find_stream(struct api *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(stream_cfg(a->streams[i])->name, name) == 0)
+            return a->streams[i];
+    return NULL;
+}
+
+static enum MHD_Result not_found(struct api *a, struct MHD_Connection *mc,
+                                 struct conn *c, const char *name)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof(msg), "Firehose %.80s under account %s not found.",
+             name, a->svc->account_id);
+    return send_error(mc, c, 400, "ResourceNotFoundException", msg);
+}
+
+/* 32 hex digits: the spool's incarnation then the record's sequence. */
+static void record_id(char *out, uint64_t inc, uint64_t seq)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 15; i >= 0; i--) {
+        out[i] = hex[inc & 15];
+        inc >>= 4;
+    }
+    for (int i = 31; i >= 16; i--) {
+        out[i] = hex[seq & 15];
+        seq >>= 4;
+    }
+}
+
+static enum MHD_Result put(struct api *a, struct MHD_Connection *mc,
+                           struct conn *c, int batch)
+{
+    struct jscan_put *p = &c->put;
+    struct stream *st;
+    struct err e = { 0, "" };
+    enum jscan_error je;
+    uint64_t first, inc;
+    char id[32];
+
+    je = jscan_parse_put((char *)c->body.p, c->body.len, batch, p, &e);
+    if (je == JSCAN_SERIALIZATION)
+        return send_error(mc, c, 400, "SerializationException", e.msg);
+    if (je == JSCAN_VALIDATION)
+        return send_error(mc, c, 400, "ValidationException", e.msg);
+    if (je == JSCAN_INVALID_ARGUMENT)
+        return send_error(mc, c, 400, "InvalidArgumentException", e.msg);
+    st = find_stream(a, p->stream);
+    if (st == NULL)
+        return not_found(a, mc, c, p->stream);
+    if (stream_cfg(st)->type != CFG_STREAM_DIRECT_PUT)
+        return send_error(mc, c, 400, "InvalidArgumentException",
+                          "This operation is not permitted on "
+                          "KinesisStreamAsSource delivery stream type.");
+    if (stream_put(st, p->recs, p->n, &first, &e) != 0) {
+        int full = e.code == ERR_FULL;
+        if (!full) {
+            log_msg(LOG_ERROR, "api", "spooling for '%s' failed: %s",
+                    p->stream, e.msg);
+            if (!batch)
+                return send_error(mc, c, 500, "InternalFailure",
+                                  "The record could not be stored; "
+                                  "retry later.");
+        } else if (!batch) {
+            return send_error(mc, c, 503, "ServiceUnavailableException",
+                              "Slow down.");
+        }
+        /* PutRecordBatch: HTTP 200 with every entry failed, as Firehose
+         * answers throttling inside a batch. */
+        c->resp.len = 0;
+        (void)buf_printf(&c->resp, &e, "{\"FailedPutCount\":%zu,"
+                         "\"Encrypted\":false,\"RequestResponses\":[", p->n);
+        for (size_t i = 0; i < p->n; i++)
+            (void)buf_printf(&c->resp, &e, "%s{\"ErrorCode\":\"%s\","
+                             "\"ErrorMessage\":\"%s\"}", i ? "," : "",
+                             full ? "ServiceUnavailableException"
+                                  : "InternalFailure",
+                             full ? "Slow down."
+                                  : "The record could not be stored; retry "
+                                    "later.");
+        (void)buf_append(&c->resp, "]}", 2, &e);
+        return send_body(mc, c, 200, "application/x-amz-json-1.1",
+                         c->resp.p, c->resp.len, NULL);
+    }
+    inc = stream_incarnation(st);
+    c->resp.len = 0;
+    if (!batch) {
+        record_id(id, inc, first);
+        (void)buf_printf(&c->resp, &e, "{\"RecordId\":\"%.32s\","
+                         "\"Encrypted\":false}", id);
+    } else {
+        static const char head[] = "{\"FailedPutCount\":0,\"Encrypted\":false,"
+                                   "\"RequestResponses\":[";
+        /* Each entry is 47 bytes; reserve once, then write without
+         * formatting calls. */
+        if (buf_reserve(&c->resp, sizeof(head) + p->n * 48 + 4, &e) != 0)
+            return send_error(mc, c, 500, "InternalFailure", e.msg);
+        (void)buf_append(&c->resp, head, sizeof(head) - 1, &e);
+        for (size_t i = 0; i < p->n; i++) {
+            unsigned char *w = c->resp.p + c->resp.len;
+            if (i)
+                *w++ = ',';
+            memcpy(w, "{\"RecordId\":\"", 13);
+            record_id((char *)w + 13, inc, first + i);
+            memcpy(w + 45, "\"}", 2);
+            c->resp.len = (size_t)(w + 47 - c->resp.p);
+        }
+        (void)buf_append(&c->resp, "]}", 2, &e);
+    }
+    return send_body(mc, c, 200, "application/x-amz-json-1.1", c->resp.p,
+                     c->resp.len, NULL);
+}
+
+/* The body of a control-plane call as a JSON object; an empty body is {}. */
+static json_t *parse_body(struct MHD_Connection *mc, struct conn *c,
+                          enum MHD_Result *ret)
+{
+    json_error_t je;
+    json_t *j;
+
+    if (c->body.len == 0)
+        return json_object();
+    j = json_loadb((const char *)c->body.p, c->body.len, 0, &je);
+    if (j == NULL || !json_is_object(j)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Malformed request body: %s",
+                 j ? "not a JSON object" : je.text);
+        json_decref(j);
+        *ret = send_error(mc, c, 400, "SerializationException", msg);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *type_name(enum cfg_stream_type t)
+{
+    return t == CFG_STREAM_KINESIS ? "KinesisStreamAsSource" : "DirectPut";
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static enum MHD_Result list_streams(struct api *a, struct MHD_Connection *mc,
+                                    struct conn *c)
+{
+    enum MHD_Result ret = MHD_NO;
+    json_t *req = parse_body(mc, c, &ret), *lim, *typ, *start, *names;
+    const char **sorted;
+    const char *after = NULL, *want = NULL;
+    json_int_t limit = 10;
+    size_t k = 0;
+    int more = 0;
+
+    if (req == NULL)
+        return ret;
+    lim = json_object_get(req, "Limit");
+    typ = json_object_get(req, "DeliveryStreamType");
+    start = json_object_get(req, "ExclusiveStartDeliveryStreamName");
+    if ((lim && !json_is_integer(lim)) || (typ && !json_is_string(typ)) ||
+        (start && !json_is_string(start))) {
+        json_decref(req);
+        return send_error(mc, c, 400, "SerializationException",
+                          "Limit must be a number, DeliveryStreamType and "
+                          "ExclusiveStartDeliveryStreamName strings");
+    }
+    if (lim)
+        limit = json_integer_value(lim);
+    if (limit < 1 || limit > 10000) {
+        json_decref(req);
+        return send_error(mc, c, 400, "ValidationException",
+                          "1 validation error detected: Value at 'limit' "
+                          "failed to satisfy constraint: Member must have "
+                          "value between 1 and 10000");
+    }
+    if (typ)
+        want = json_string_value(typ);
+    if (start)
+        after = json_string_value(start);
+    sorted = calloc(a->n ? a->n : 1, sizeof(*sorted));
+    if (sorted == NULL) {
+        json_decref(req);
+        return send_error(mc, c, 500, "InternalFailure", "out of memory");
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const struct cfg_stream *s = stream_cfg(a->streams[i]);
+        if (want && strcmp(want, type_name(s->type)) != 0)
+            continue;
+        sorted[k++] = s->name;
+    }
+    qsort(sorted, k, sizeof(*sorted), cmp_names);
+    names = json_array();
+    for (size_t i = 0; i < k; i++) {
+        if (after && strcmp(sorted[i], after) <= 0)
+            continue;
+        if ((json_int_t)json_array_size(names) == limit) {
+            more = 1;
+            break;
+        }
+        json_array_append_new(names, json_string(sorted[i]));
+    }
+    free(sorted);
+    json_decref(req);
+    return send_json(mc, c, json_pack("{s:o,s:b}", "DeliveryStreamNames",
+                                      names, "HasMoreDeliveryStreams", more));
+}
+
+static json_t *s3_description(const struct cfg_stream *s)
+{
+    const struct cfg_s3 *d = &s->s3;
+    json_t *j = json_pack(
+        "{s:s,s:s,s:{s:i,s:i},s:s,s:{s:s},s:{s:b},s:s}",
+        "Prefix", d->prefix, "ErrorOutputPrefix", d->error_prefix,
+        "BufferingHints", "SizeInMBs", d->buffering.size_mb,
+        "IntervalInSeconds", d->buffering.interval_s,
+        "CompressionFormat", cfg_compression_name(d->compression),
+        "EncryptionConfiguration", "NoEncryptionConfig", "NoEncryption",
+        "CloudWatchLoggingOptions", "Enabled", 0,
+        "S3BackupMode", "Disabled");
+
+    if (j == NULL)
+        return NULL;
+    if (d->bucket_arn)
+        json_object_set_new(j, "BucketARN", json_string(d->bucket_arn));
+    if (d->path)
+        json_object_set_new(j, "Path", json_string(d->path));
+    if (d->role_arn)
+        json_object_set_new(j, "RoleARN", json_string(d->role_arn));
+    if (d->file_extension[0])
+        json_object_set_new(j, "FileExtension",
+                            json_string(d->file_extension));
+    if (d->custom_time_zone[0])
+        json_object_set_new(j, "CustomTimeZone",
+                            json_string(d->custom_time_zone));
+    return j;
+}
+
+static enum MHD_Result describe(struct api *a, struct MHD_Connection *mc,
+                                struct conn *c)
+{
+    enum MHD_Result ret = MHD_NO;
+    json_t *req = parse_body(mc, c, &ret), *name, *dest, *desc;
+    const struct cfg_stream *s;
+    struct stream *st;
+    char arn[512];
+
+    if (req == NULL)
+        return ret;
+    name = json_object_get(req, "DeliveryStreamName");
+    if (!json_is_string(name)) {
+        json_decref(req);
+        return send_error(mc, c, 400, "ValidationException",
+                          "1 validation error detected: Value null at "
+                          "'deliveryStreamName' failed to satisfy "
+                          "constraint: Member must not be null");
+    }
+    st = find_stream(a, json_string_value(name));
+    if (st == NULL) {
+        ret = not_found(a, mc, c, json_string_value(name));
+        json_decref(req);
+        return ret;
+    }
+    json_decref(req);
+    s = stream_cfg(st);
+    snprintf(arn, sizeof(arn), "arn:aws:firehose:%s:%s:deliverystream/%s",
+             a->svc->region, a->svc->account_id, s->name);
+    dest = json_pack("{s:s}", "DestinationId", "destinationId-000000000001");
+    if (s->dest_kind == CFG_DEST_S3) {
+        json_object_set_new(dest, "ExtendedS3DestinationDescription",
+                            s3_description(s));
+        json_object_set_new(dest, "S3DestinationDescription",
+                            s3_description(s));
+    } else {
+        json_object_set_new(dest, "LocalDirectoryDestinationDescription",
+                            s3_description(s));
+    }
+    desc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:{s:s},s:[o],s:b}",
+                     "DeliveryStreamName", s->name,
+                     "DeliveryStreamARN", arn,
+                     "DeliveryStreamStatus", "ACTIVE",
+                     "DeliveryStreamType", type_name(s->type),
+                     "VersionId", s->version_id,
+                     "CreateTimestamp", (double)stream_created_ms(st) / 1000.0,
+                     "DeliveryStreamEncryptionConfiguration",
+                     "Status", "DISABLED",
+                     "Destinations", dest,
+                     "HasMoreDestinations", 0);
+    return send_json(mc, c, json_pack("{s:o}", "DeliveryStreamDescription",
+                                      desc));
+}
+
+static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
+                                struct conn *c)
+{
+    static const char *const unsupported[] = {
+        "CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination",
+        "TagDeliveryStream", "UntagDeliveryStream",
+        "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption",
+        "StopDeliveryStreamEncryption", NULL
+    };
+    const char *target = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                     "X-Amz-Target");
+    const char *op;
+    char msg[200];
+
+    if (target == NULL ||
+        strncmp(target, API_TARGET_PREFIX, strlen(API_TARGET_PREFIX)) != 0)
+        return send_error(mc, c, 400, "UnknownOperationException",
+                          "Missing or unknown X-Amz-Target; expected "
+                          "Firehose_20150804.<Operation>");
+    op = target + strlen(API_TARGET_PREFIX);
+    if (strcmp(op, "PutRecordBatch") == 0)
+        return put(a, mc, c, 1);
+    if (strcmp(op, "PutRecord") == 0)
+        return put(a, mc, c, 0);
+    if (strcmp(op, "ListDeliveryStreams") == 0)
+        return list_streams(a, mc, c);
+    if (strcmp(op, "DescribeDeliveryStream") == 0)
+        return describe(a, mc, c);
+    for (size_t i = 0; unsupported[i]; i++) {
+        if (strcmp(op, unsupported[i]) == 0) {
+            snprintf(msg, sizeof(msg), "%s is not supported by this server "
+                     "yet: delivery streams are defined in its config file",
+                     op);
+            return send_error(mc, c, 400, "InvalidArgumentException", msg);
+        }
+    }
+    return send_error(mc, c, 400, "UnknownOperationException",
+                      "Unknown operation in X-Amz-Target");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
+                               const char *url, const char *method,
+                               const char *version, const char *upload,
+                               size_t *upload_size, void **req_cls)
+{
+    struct api *a = cls;
+    const union MHD_ConnectionInfo *ci;
+    struct conn *c;
+    struct err e;
+
+    (void)version;
+    if (*req_cls == NULL) {
+        const char *cl;
+        ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci == NULL || ci->socket_context == NULL)
+            return MHD_NO;
+        c = ci->socket_context;
+        *req_cls = c;
+        c->body.len = 0;
+        c->rejected = 0;
+        if (strcmp(method, "GET") == 0 && strcmp(url, "/health") == 0) {
+            c->rejected = 1;
+            if (!atomic_load(&a->ready))
+                return send_body(mc, c, 503, "application/json",
+                                 "{\"status\":\"starting\"}", 21, NULL);
+            return send_body(mc, c, 200, "application/json",
+                             "{\"status\":\"ok\"}", 15, NULL);
+        }
+        if (strcmp(method, "POST") != 0 || strcmp(url, "/") != 0) {
+            c->rejected = 1;
+            return send_error(mc, c, 404, "UnknownOperationException",
+                              "Only POST / (the Firehose API) and GET "
+                              "/health are served here");
+        }
+        cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                         "Content-Length");
+        if (cl != NULL && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+            c->rejected = 1;
+            return send_error(mc, c, 413, "InvalidArgumentException",
+                              "Records size exceeds 4 MB limit (request "
+                              "body over 8 MiB)");
+        }
+        return MHD_YES;
+    }
+    c = *req_cls;
+    if (*upload_size > 0) {
+        if (!c->rejected) {
+            if (c->body.len + *upload_size > API_MAX_BODY) {
+                c->rejected = 1;
+                *upload_size = 0;
+                return send_error(mc, c, 413, "InvalidArgumentException",
+                                  "Records size exceeds 4 MB limit "
+                                  "(request body over 8 MiB)");
+            }
+            if (buf_append(&c->body, upload, *upload_size, &e) != 0) {
+                c->rejected = 1;
+                *upload_size = 0;
+                return send_error(mc, c, 500, "InternalFailure", e.msg);
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (c->rejected)
+        return MHD_YES;
+    c->rejected = 1;
+    return dispatch(a, mc, c);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct conn *c;
+
+    (void)cls;
+    (void)mc;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        c = calloc(1, sizeof(*c));
+        if (c != NULL && util_random(&c->rng, sizeof(c->rng), NULL) != 0)
+            c->rng = (uint64_t)util_mono_ms();
+        if (c != NULL)
+            c->rng |= 1;
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        c = *socket_context;
+        if (c != NULL) {
+            buf_release(&c->body);
+            buf_release(&c->resp);
+            free(c);
+        }
+        *socket_context = NULL;
+    }
+}
+
+int api_start(const struct cfg_service *svc, struct stream *const *streams,
+              size_t n, struct api **out, struct err *e)
+{
+    struct addrinfo hints, *ai = NULL;
+    struct api *a;
+    char port[16];
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
+    int rc;
+
+    *out = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    snprintf(port, sizeof(port), "%d", svc->listen_port);
+    rc = getaddrinfo(svc->listen_host, port, &hints, &ai);
+    if (rc != 0)
+        return err_set(e, ERR_INVAL, "Listen address '%s': %s", svc->listen,
+                       gai_strerror(rc));
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        freeaddrinfo(ai);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    a->svc = svc;
+    a->streams = streams;
+    a->n = n;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->mhd = MHD_start_daemon(
+        flags, (uint16_t)svc->listen_port, NULL, NULL, handler, a,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (a->mhd == NULL) {
+        free(a);
+        return err_set(e, ERR_IO, "cannot listen on '%s' (address in use, "
+                       "or not an address of this machine?)", svc->listen);
+    }
+    *out = a;
+    return 0;
+}
+
+void api_set_ready(struct api *a)
+{
+    atomic_store(&a->ready, 1);
+}
+
+void api_stop(struct api *a)
+{
+    if (a == NULL)
+        return;
+    /* Stop accepting first; requests in flight finish in their threads. */
+    (void)MHD_quiesce_daemon(a->mhd);
+    MHD_stop_daemon(a->mhd);
+    free(a);
+}

@@ -1,0 +1,25 @@
+/* api.h - the Firehose JSON 1.1 API on POST / (PutRecord, PutRecordBatch,
+ * ListDeliveryStreams, DescribeDeliveryStream) and GET /health, served by
+ * libmicrohttpd, one thread per connection. Records are acknowledged only
+ * after stream_put() made them durable. */
+#ifndef FH_API_H
+#define FH_API_H
+
+#include <stddef.h>
+
+#include "../config/cfg.h"
+#include "err.h"
+#include "stream.h"
+
+struct api;
+
+/* 'streams' (n of them) and 'svc' are borrowed for the api's life. Listens
+ * on svc->listen_host:listen_port right away. */
+int api_start(const struct cfg_service *svc, struct stream *const *streams,
+              size_t n, struct api **out, struct err *e);
+/* After this, /health answers 200. */
+void api_set_ready(struct api *a);
+/* Stop accepting, finish the requests in flight, free. NULL is a no-op. */
+void api_stop(struct api *a);
+
+#endif

@@ -1,0 +1,341 @@
+#include "stream.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../destinations/codec.h"
+#include "../destinations/dest.h"
+#include "../destinations/keys.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+/* Backoff between delivery attempts: min(cap, base * 2^n) +- 15 %. */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS 60000
+
+struct stream {
+    const struct cfg_stream *cfg;
+    const struct cfg_service *svc;
+    struct spool *spool;
+    struct dest *dest;
+    struct codec *codec;
+    struct metrics_stream m;
+    char who[96];
+    int64_t created_ms;
+
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+
+    /* Owned by the scheduler thread, reused for every batch. */
+    struct spool_data data;
+    struct buf object;
+};
+
+int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
+                struct stream **out, struct err *e)
+{
+    struct stream *st;
+    struct spool_opts so;
+    char dir[4096];
+
+    *out = NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    st->cfg = cfg;
+    st->svc = svc;
+    st->created_ms = util_now_ms();
+    snprintf(st->who, sizeof(st->who), "stream:%s", cfg->name);
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", svc->state_dir,
+                         cfg->name) >= sizeof(dir)) {
+        err_set(e, ERR_INVAL, "StateDirectory '%s' is too long",
+                svc->state_dir);
+        goto fail;
+    }
+    memset(&so, 0, sizeof(so));
+    so.dir = dir;
+    so.name = cfg->name;
+    so.fsync = svc->durability_fsync;
+    so.max_bytes = svc->max_spool_bytes;
+    if (spool_open(&so, &st->spool, e) != 0)
+        goto fail;
+    st->codec = codec_new(cfg->s3.compression, -1, e);
+    if (st->codec == NULL)
+        goto fail;
+    st->dest = dest_new(cfg, svc, e);
+    if (st->dest == NULL)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    stream_free(st);
+    return -1;
+}
+
+const struct cfg_stream *stream_cfg(const struct stream *st)
+{
+    return st->cfg;
+}
+
+struct metrics_stream *stream_metrics(struct stream *st)
+{
+    return &st->m;
+}
+
+uint64_t stream_incarnation(const struct stream *st)
+{
+    return spool_incarnation(st->spool);
+}
+
+int64_t stream_created_ms(const struct stream *st)
+{
+    return st->created_ms;
+}
+
+int stream_put(struct stream *st, const struct iovec *recs, size_t n,
+               uint64_t *first_seq, struct err *e)
+{
+    size_t bytes = 0;
+
+    for (size_t i = 0; i < n; i++)
+        bytes += recs[i].iov_len;
+    if (spool_append(st->spool, recs, n, util_now_ms(), first_seq, e) != 0) {
+        if (e->code == ERR_FULL)
+            metrics_add(&st->m.throttled_records, n);
+        return -1;
+    }
+    metrics_add(&st->m.incoming_records, n);
+    metrics_add(&st->m.incoming_bytes, bytes);
+    metrics_add(&st->m.incoming_put_requests, 1);
+    spool_wake(st->spool);
+    return 0;
+}
+
+void stream_status(struct stream *st, struct stream_status *out)
+{
+    struct spool_stats ss;
+
+    spool_stats(st->spool, &ss);
+    out->spool_bytes = ss.live_bytes;
+    out->buffered_records = ss.unsealed_records;
+    out->buffered_bytes = ss.unsealed_bytes;
+    out->pending_batches = ss.pending_batches;
+    out->oldest_undelivered_ms = ss.oldest_uncommitted_ms;
+}
+
+static void publish_gauges(struct stream *st)
+{
+    struct spool_stats ss;
+
+    spool_stats(st->spool, &ss);
+    atomic_store_explicit(&st->m.spool_bytes, (int_fast64_t)ss.live_bytes,
+                          memory_order_relaxed);
+    atomic_store_explicit(&st->m.oldest_undelivered_ms,
+                          ss.oldest_uncommitted_ms, memory_order_relaxed);
+}
+
+/* Sleep up to ms, waking early on stop. */
+static void nap(struct stream *st, int64_t ms)
+{
+    int64_t until = util_mono_ms() + ms;
+
+    while (!atomic_load(&st->stop)) {
+        int64_t left = until - util_mono_ms();
+        if (left <= 0)
+            break;
+        /* spool_wait also returns on appends; loop until the time is up. */
+        spool_wait(st->spool, left > 200 ? 200 : (int)left);
+    }
+}
+
+static int64_t backoff_ms(unsigned attempt)
+{
+    int64_t d = BACKOFF_BASE_MS;
+    uint32_t r = 0;
+
+    for (unsigned i = 0; i < attempt && d < BACKOFF_CAP_MS; i++)
+        d *= 2;
+    if (d > BACKOFF_CAP_MS)
+        d = BACKOFF_CAP_MS;
+    (void)util_random(&r, sizeof(r), NULL);
+    /* uniform(0.85, 1.15) */
+    return d * (850 + (int64_t)(r % 301)) / 1000;
+}
+
+/* Build the object for one batch: concatenated records, compressed. */
+static int build_object(struct stream *st, const struct spool_batch *b,
+                        struct err *e)
+{
+    st->object.len = 0;
+    if (spool_read(st->spool, b, &st->data, e) != 0)
+        return -1;
+    if (codec_begin(st->codec, &st->object, e) != 0)
+        return -1;
+    for (size_t i = 0; i < st->data.n; i++)
+        if (codec_write(st->codec, st->data.recs[i].data,
+                        st->data.recs[i].len, e) != 0)
+            return -1;
+    return codec_end(st->codec, e);
+}
+
+/* Deliver one sealed batch until it is stored or we are told to stop.
+ * Returns 0 when committed, -1 when stopping with the batch still pending
+ * (it stays in the spool and is re-delivered under the same key). */
+static int deliver_batch(struct stream *st, const struct spool_batch *b)
+{
+    struct keys_ctx k;
+    struct payload p;
+    struct err e = { 0, "" };
+    char key[2048];
+    unsigned attempt = 0;
+    uint64_t hash;
+
+    for (;;) {
+        if (build_object(st, b, &e) == 0)
+            break;
+        /* Corrupt spool data can't get better by waiting; the spool has
+         * already cut what it could, so log loudly and retry slowly. */
+        log_msg(LOG_ERROR, st->who, "reading batch %" PRIu64 " failed: %s",
+                b->id, e.msg);
+        nap(st, backoff_ms(attempt++));
+        if (atomic_load(&st->stop))
+            return -1;
+    }
+    hash = util_hash64(&b->id, sizeof(b->id), stream_incarnation(st));
+    memset(&k, 0, sizeof(k));
+    k.prefix = st->cfg->s3.prefix;
+    k.stream = st->cfg->name;
+    k.version = st->cfg->version_id;
+    k.arrival_ms = b->oldest_arrival_ms;
+    k.batch_hash = hash;
+    k.ext = st->cfg->s3.file_extension[0] ? st->cfg->s3.file_extension
+                                          : codec_ext(st->codec);
+    k.time_zone = st->cfg->s3.custom_time_zone;
+    if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0) {
+        /* Validated at config load, so this is our bug or an absurd
+         * prefix; keep the data and say so. */
+        log_msg(LOG_ERROR, st->who, "object key for batch %" PRIu64
+                " failed: %s", b->id, e.msg);
+        return -1;
+    }
+    memset(&p, 0, sizeof(p));
+    p.key = key;
+    p.data = st->object.p;
+    p.len = st->object.len;
+    p.content_encoding = codec_content_encoding(st->codec);
+    p.records = b->count;
+    p.raw_bytes = b->bytes;
+
+    attempt = 0;
+    for (;;) {
+        enum dest_status ds;
+
+        metrics_add(&st->m.delivery_attempts, 1);
+        ds = st->dest->type->deliver(st->dest, &p, &e);
+        if (ds == DEST_OK)
+            break;
+        metrics_add(&st->m.delivery_failures, 1);
+        /* S3 and the local directory keep retrying (Firehose never diverts
+         * S3 delivery failures); the data waits in the spool meanwhile. */
+        log_msg(attempt == 0 ? LOG_WARN : LOG_INFO, st->dest->id,
+                "delivery of '%s' failed (attempt %u, will retry): %s", key,
+                attempt + 1, e.msg);
+        if (atomic_load(&st->stop))
+            return -1;
+        nap(st, backoff_ms(attempt));
+        if (atomic_load(&st->stop))
+            return -1;
+        attempt++;
+        metrics_add(&st->m.retries, 1);
+    }
+    if (spool_commit(st->spool, b, &e) != 0)
+        log_msg(LOG_ERROR, st->who, "commit of batch %" PRIu64
+                " failed (it will be delivered again): %s", b->id, e.msg);
+    metrics_add(&st->m.delivered_records, b->count);
+    metrics_add(&st->m.delivered_bytes, b->bytes);
+    metrics_add(&st->m.delivered_objects, 1);
+    atomic_store_explicit(&st->m.last_delivery_ms, util_now_ms(),
+                          memory_order_relaxed);
+    log_msg(LOG_DEBUG, st->dest->id, "stored '%s': %u records, %zu bytes",
+            key, b->count, st->object.len);
+    return 0;
+}
+
+static void *scheduler(void *arg)
+{
+    struct stream *st = arg;
+    uint64_t size_limit = (uint64_t)st->cfg->s3.buffering.size_mb << 20;
+    int64_t interval = (int64_t)st->cfg->s3.buffering.interval_s * 1000;
+    struct spool_batch b;
+    struct spool_stats ss;
+    struct err e = { 0, "" };
+
+    while (!atomic_load(&st->stop)) {
+        int64_t now, wait = 1000;
+        int due = 0, r;
+
+        publish_gauges(st);
+        spool_stats(st->spool, &ss);
+        now = util_now_ms();
+        if (ss.pending_batches > 0 || ss.unsealed_bytes >= size_limit) {
+            due = 1;
+        } else if (ss.unsealed_records > 0) {
+            int64_t age = now - ss.oldest_unsealed_ms;
+            if (age >= interval)
+                due = 1;
+            else if (interval - age < wait)
+                wait = interval - age;
+        }
+        if (!due) {
+            spool_wait(st->spool, (int)(wait < 1 ? 1 : wait));
+            continue;
+        }
+        r = spool_seal(st->spool, size_limit, &b, &e);
+        if (r < 0) {
+            log_msg(LOG_ERROR, st->who, "sealing a batch failed: %s", e.msg);
+            nap(st, 1000);
+            continue;
+        }
+        if (r == 0)
+            continue;
+        if (deliver_batch(st, &b) != 0)
+            break;
+    }
+    publish_gauges(st);
+    return NULL;
+}
+
+int stream_start(struct stream *st, struct err *e)
+{
+    int rc = pthread_create(&st->thread, NULL, scheduler, st);
+
+    if (rc != 0)
+        return err_sys(e, rc, "starting the scheduler of '%s' failed",
+                       st->cfg->name);
+    st->started = 1;
+    return 0;
+}
+
+void stream_free(struct stream *st)
+{
+    if (st == NULL)
+        return;
+    if (st->started) {
+        atomic_store(&st->stop, 1);
+        spool_wake(st->spool);
+        pthread_join(st->thread, NULL);
+    }
+    dest_free(st->dest);
+    codec_free(st->codec);
+    spool_close(st->spool);
+    spool_data_release(&st->data);
+    buf_release(&st->object);
+    free(st);
+}
