@@ -26,11 +26,15 @@
 
 struct spool;
 
+/* Largest record, in data bytes (Firehose's 1,000 KiB). */
+#define SPOOL_MAX_RECORD 1024000
+
 struct spool_opts {
     const char *dir;            /* created if missing */
     const char *name;           /* for log lines: "spool:<name>" */
     int fsync;                  /* 1: ack after fdatasync; 0: after write */
-    uint64_t max_bytes;         /* live bytes on disk; above it ERR_FULL */
+    uint64_t max_bytes;         /* live bytes on disk; above it ERR_FULL;
+                                 * 0 = no limit */
     uint64_t segment_bytes;     /* roll over to a new segment; 0 = 64 MiB */
 };
 
@@ -44,7 +48,11 @@ void spool_close(struct spool *sp);
 /* Append n records (the iovecs are copied) with one arrival time, all or
  * none. Blocks until durable. Returns 0 and the first record's sequence
  * number (the rest follow: first+1, ...). ERR_FULL when the spool would
- * pass max_bytes or the disk is full (nothing is kept then). */
+ * pass max_bytes or the disk is full (nothing is kept then); ERR_INVAL for
+ * n == 0 or a record above SPOOL_MAX_RECORD; ERR_IO for other write
+ * errors, and for every append after a failed fdatasync (the spool then
+ * refuses writes until it is reopened, since the kernel may have dropped
+ * the pages). */
 int spool_append(struct spool *sp, const struct iovec *recs, size_t n,
                  int64_t arrival_ms, uint64_t *first_seq, struct err *e);
 
@@ -52,6 +60,12 @@ int spool_append(struct spool *sp, const struct iovec *recs, size_t n,
  * ids unique across spools and re-creations. */
 uint64_t spool_incarnation(const struct spool *sp);
 
+/* live_bytes: segment bytes from the oldest uncommitted record to the end
+ * of the newest segment (committed batches after an uncommitted one still
+ * count). Disk use is at most this plus one segment plus the journal.
+ * "Unsealed" counts only records a seal may take: durable ones with fsync
+ * on. oldest_unsealed_ms is the arrival of the first unsealed record in
+ * seq order, lowered by any later append that arrived earlier. */
 struct spool_stats {
     uint64_t live_bytes;            /* on disk, not yet committed */
     uint64_t unsealed_records;      /* appended, not in any batch yet */
@@ -61,6 +75,8 @@ struct spool_stats {
     uint64_t pending_batches;       /* sealed, not committed */
 };
 void spool_stats(struct spool *sp, struct spool_stats *st);
+/* How many group fdatasync rounds ran since open (for tests and metrics). */
+uint64_t spool_sync_count(struct spool *sp);
 
 /* Sleep until something is appended, spool_wake() is called, or timeout_ms
  * passes. */
@@ -80,7 +96,8 @@ struct spool_batch {
  * handed out since open (recovery, in order), else a new batch of unsealed
  * records in order, adding records while the total stays <= max_bytes (at
  * least one record). Returns 1 with *b filled, 0 when there is nothing, -1
- * on error. A new batch's boundaries are durable before this returns. */
+ * on error. A new batch's boundaries are durable before this returns. With
+ * fsync on, only records already fdatasync'ed are sealed. */
 int spool_seal(struct spool *sp, uint64_t max_bytes, struct spool_batch *b,
                struct err *e);
 
@@ -106,7 +123,10 @@ int spool_read(struct spool *sp, const struct spool_batch *b,
                struct spool_data *d, struct err *e);
 
 /* The batch was delivered or backed up: journal it and free every segment
- * whose records are all committed. Batches may be committed in any order. */
+ * whose records are all committed. Batches may be committed in any order.
+ * The commit line is not synced: if a crash loses it, the batch comes back
+ * with the same id and is delivered again under the same key.
+ * ERR_NOTFOUND if the batch is not pending. */
 int spool_commit(struct spool *sp, const struct spool_batch *b,
                  struct err *e);
 

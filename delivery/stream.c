@@ -303,8 +303,12 @@ static void *scheduler(void *arg)
             nap(st, 1000);
             continue;
         }
-        if (r == 0)
+        if (r == 0) {
+            /* Pending batches already handed out (a failed commit) are not
+             * returned again; wait instead of spinning on them. */
+            spool_wait(st->spool, (int)wait);
             continue;
+        }
         if (deliver_batch(st, &b) != 0)
             break;
     }
