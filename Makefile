@@ -89,8 +89,11 @@ unit: $(UNIT_BIN)
 integration: firehosed
 	@bash tests/integration/run.sh
 
+# Unit tests run twice: plain and under ASan/UBSan (cheap, and it catches
+# what the plain build hides).
 test: deps-test
 	$(MAKE) all unit
+	$(MAKE) SANITIZE=address,undefined unit
 	$(MAKE) integration
 
 valgrind: $(UNIT_BIN)

@@ -273,24 +273,37 @@ static void test_put_delivers(void **state)
     buf_release(&got);
 }
 
+/* A call body: 'head', then n records of 'len' base64 characters. */
+static char *big_body(const char *head, int batch, size_t n, size_t len)
+{
+    struct buf b = { 0 };
+    struct err e;
+
+    assert_int_equal(buf_printf(&b, &e, "%s", head), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(buf_printf(&b, &e, "%s{\"Data\":\"",
+                                    i ? "," : ""), 0);
+        assert_int_equal(buf_reserve(&b, len, &e), 0);
+        memset(b.p + b.len, 'A', len);
+        b.len += len;
+        assert_int_equal(buf_printf(&b, &e, "\"}"), 0);
+    }
+    assert_int_equal(buf_printf(&b, &e, batch ? "]}" : "}"), 0);
+    return (char *)b.p;
+}
+
 static void test_throttle(void **state)
 {
     struct fx *f = *state;
-    char *body = malloc(500000), *w = body;
+    char *body;
     json_t *j;
     long st;
     int throttled = 0;
 
     /* ~300 KB per call into a 1 MiB spool whose destination never
-     * delivers (interval 900 s): the fourth call must be refused. */
-    w += sprintf(w, "{\"DeliveryStreamName\":\"held\",\"Records\":[");
-    for (int i = 0; i < 3; i++) {
-        w += sprintf(w, "%s{\"Data\":\"", i ? "," : "");
-        memset(w, 'A', 133332);
-        w += 133332;
-        w += sprintf(w, "\"}");
-    }
-    sprintf(w, "]}");
+     * delivers (interval 900 s): a later call must be refused. */
+    body = big_body("{\"DeliveryStreamName\":\"held\",\"Records\":[", 1, 3,
+                    133332);
     for (int i = 0; i < 6 && !throttled; i++) {
         st = call(f, BATCH, body, &j);
         assert_int_equal(st, 200);
@@ -304,12 +317,9 @@ static void test_throttle(void **state)
         json_decref(j);
     }
     assert_true(throttled);
-    w = body;
-    w += sprintf(w, "{\"DeliveryStreamName\":\"held\",\"Record\":"
-                 "{\"Data\":\"");
-    memset(w, 'A', 399996);
-    w += 399996;
-    sprintf(w, "\"}}");
+    free(body);
+    body = big_body("{\"DeliveryStreamName\":\"held\",\"Record\":", 0, 1,
+                    399996);
     expect_error(f, PUT, body, 503, "ServiceUnavailableException");
     free(body);
 }
