@@ -434,6 +434,56 @@ static enum MHD_Result describe(struct api *a, struct MHD_Connection *mc,
                                       desc));
 }
 
+/* GET /api/status: every stream's counters and buffer state. The
+ * dashboard issue grows this; the names follow Firehose's metrics. */
+static enum MHD_Result status(struct api *a, struct MHD_Connection *mc,
+                              struct conn *c)
+{
+    json_t *list = json_array();
+    int64_t now = util_now_ms();
+
+    for (size_t i = 0; i < a->n; i++) {
+        struct stream *st = a->streams[i];
+        struct metrics_stream *m = stream_metrics(st);
+        const struct cfg_stream *s = stream_cfg(st);
+        struct stream_status ss;
+        int64_t last = atomic_load(&m->last_delivery_ms);
+
+        stream_status(st, &ss);
+        json_array_append_new(list, json_pack(
+            "{s:s,s:s,s:s,s:{s:i,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+            "s:I,s:I},s:{s:I,s:I,s:I,s:I,s:f},s:o}",
+            "DeliveryStreamName", s->name,
+            "Destination", s->dest_kind == CFG_DEST_S3 ? "s3" : "local",
+            "CompressionFormat", cfg_compression_name(s->s3.compression),
+            "BufferingHints", "SizeInMBs", s->s3.buffering.size_mb,
+            "IntervalInSeconds", s->s3.buffering.interval_s,
+            "Counters",
+            "IncomingRecords", (json_int_t)metrics_get(&m->incoming_records),
+            "IncomingBytes", (json_int_t)metrics_get(&m->incoming_bytes),
+            "IncomingPutRequests",
+            (json_int_t)metrics_get(&m->incoming_put_requests),
+            "ThrottledRecords", (json_int_t)metrics_get(&m->throttled_records),
+            "DeliveredRecords", (json_int_t)metrics_get(&m->delivered_records),
+            "DeliveredBytes", (json_int_t)metrics_get(&m->delivered_bytes),
+            "DeliveredObjects", (json_int_t)metrics_get(&m->delivered_objects),
+            "DeliveryAttempts", (json_int_t)metrics_get(&m->delivery_attempts),
+            "DeliveryFailures", (json_int_t)metrics_get(&m->delivery_failures),
+            "Retries", (json_int_t)metrics_get(&m->retries),
+            "Buffer",
+            "SpoolBytes", (json_int_t)ss.spool_bytes,
+            "BufferedRecords", (json_int_t)ss.buffered_records,
+            "BufferedBytes", (json_int_t)ss.buffered_bytes,
+            "PendingBatches", (json_int_t)ss.pending_batches,
+            "DataFreshnessSeconds",
+            ss.oldest_undelivered_ms ? (double)(now - ss.oldest_undelivered_ms)
+                                       / 1000.0 : 0.0,
+            "LastDeliveryTimestamp",
+            last ? json_real((double)last / 1000.0) : json_null()));
+    }
+    return send_json(mc, c, json_pack("{s:o}", "DeliveryStreams", list));
+}
+
 static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
                                 struct conn *c)
 {
@@ -502,11 +552,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
             return send_body(mc, c, 200, "application/json",
                              "{\"status\":\"ok\"}", 15, NULL);
         }
+        if (strcmp(method, "GET") == 0 && strcmp(url, "/api/status") == 0) {
+            c->rejected = 1;
+            return status(a, mc, c);
+        }
         if (strcmp(method, "POST") != 0 || strcmp(url, "/") != 0) {
             c->rejected = 1;
             return send_error(mc, c, 404, "UnknownOperationException",
-                              "Only POST / (the Firehose API) and GET "
-                              "/health are served here");
+                              "Only POST / (the Firehose API), GET "
+                              "/health and GET /api/status are served here");
         }
         cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                          "Content-Length");
