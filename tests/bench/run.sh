@@ -95,7 +95,7 @@ median() {  # median NUMBERS...
              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
+calc() { awk "BEGIN { v = ($2); printf \"$1\", v }"; }
 
 cpu_ticks() {   # utime + stime of firehosed, in clock ticks
     local s
