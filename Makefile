@@ -27,13 +27,14 @@ LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -pthread
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
+           delivery/crc32c.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/stream.c \
            config/cfg.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
            destinations/local.c destinations/s3.c
 MAIN_SRC = delivery/main.c
-UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api
+UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -54,12 +55,13 @@ $(BUILD)/%.o: %.c
 # Each unit test links its module and what that module needs, nothing else.
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = config/cfg.c destinations/keys.c
-TEST_spool_SRC   = delivery/spool.c
+TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_awscred_SRC = delivery/awscred.c
 TEST_keys_SRC    = destinations/keys.c
 TEST_codec_SRC   = destinations/codec.c
 TEST_jscan_SRC   = delivery/jscan.c
+TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 
 .SECONDARY:

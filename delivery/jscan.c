@@ -1,30 +1,28 @@
 #include "jscan.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Base64 alphabet values; 64 = '=', 255 = not base64. */
-static const unsigned char b64val[256] = {
-    ['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5,
-    ['G'] = 6, ['H'] = 7, ['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11,
-    ['M'] = 12, ['N'] = 13, ['O'] = 14, ['P'] = 15, ['Q'] = 16, ['R'] = 17,
-    ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21, ['W'] = 22, ['X'] = 23,
-    ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28, ['d'] = 29,
-    ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35,
-    ['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41,
-    ['q'] = 42, ['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47,
-    ['w'] = 48, ['x'] = 49, ['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53,
-    ['2'] = 54, ['3'] = 55, ['4'] = 56, ['5'] = 57, ['6'] = 58, ['7'] = 59,
-    ['8'] = 60, ['9'] = 61, ['+'] = 62, ['/'] = 63, ['='] = 64,
+/* Base64 alphabet: value | 0x40; 0 = not in the alphabet ('=' included:
+ * padding is handled apart, in the last quad only). ANDing four entries
+ * and testing 0x40 checks a whole quad with one branch. */
+static const unsigned char b64dec[256] = {
+    ['A'] = 0x40, ['B'] = 0x41, ['C'] = 0x42, ['D'] = 0x43, ['E'] = 0x44,
+    ['F'] = 0x45, ['G'] = 0x46, ['H'] = 0x47, ['I'] = 0x48, ['J'] = 0x49,
+    ['K'] = 0x4a, ['L'] = 0x4b, ['M'] = 0x4c, ['N'] = 0x4d, ['O'] = 0x4e,
+    ['P'] = 0x4f, ['Q'] = 0x50, ['R'] = 0x51, ['S'] = 0x52, ['T'] = 0x53,
+    ['U'] = 0x54, ['V'] = 0x55, ['W'] = 0x56, ['X'] = 0x57, ['Y'] = 0x58,
+    ['Z'] = 0x59, ['a'] = 0x5a, ['b'] = 0x5b, ['c'] = 0x5c, ['d'] = 0x5d,
+    ['e'] = 0x5e, ['f'] = 0x5f, ['g'] = 0x60, ['h'] = 0x61, ['i'] = 0x62,
+    ['j'] = 0x63, ['k'] = 0x64, ['l'] = 0x65, ['m'] = 0x66, ['n'] = 0x67,
+    ['o'] = 0x68, ['p'] = 0x69, ['q'] = 0x6a, ['r'] = 0x6b, ['s'] = 0x6c,
+    ['t'] = 0x6d, ['u'] = 0x6e, ['v'] = 0x6f, ['w'] = 0x70, ['x'] = 0x71,
+    ['y'] = 0x72, ['z'] = 0x73, ['0'] = 0x74, ['1'] = 0x75, ['2'] = 0x76,
+    ['3'] = 0x77, ['4'] = 0x78, ['5'] = 0x79, ['6'] = 0x7a, ['7'] = 0x7b,
+    ['8'] = 0x7c, ['9'] = 0x7d, ['+'] = 0x7e, ['/'] = 0x7f,
 };
-/* The table above leaves every other byte 0, which is also 'A'. This flag
- * table tells real alphabet members apart. */
-static int b64ok(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
 
 struct scan {
     char *p;
@@ -49,6 +47,24 @@ static enum jscan_error fail(struct scan *s, enum jscan_error t,
         }
     }
     return t;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Nonzero when some byte of v equals c (may also flag a byte after a true
+ * hit, which only ends a fast loop early). */
+static inline uint64_t has_byte(uint64_t v, unsigned char c)
+{
+    uint64_t x = v ^ (ONES * c);
+
+    return (x - ONES) & ~x & HIGHS;
+}
+
+/* Nonzero when some byte of v is below n (n <= 128); same caveat. */
+static inline uint64_t has_below(uint64_t v, unsigned char n)
+{
+    return (v - ONES * n) & ~v & HIGHS;
 }
 
 static void ws(struct scan *s)
@@ -102,8 +118,17 @@ static int string(struct scan *s, char **out, size_t *outlen)
     char *w, *start;
 
     s->p++;
-    start = w = s->p;
-    /* Fast path: plain runs need no copy while nothing was unescaped. */
+    start = s->p;
+    /* Until the first escape the text stays where it is: skip 8 bytes at a
+     * time while none of them is '"', '\\' or a control character. */
+    while (s->end - s->p >= 8) {
+        uint64_t v;
+        memcpy(&v, s->p, 8);
+        if (has_byte(v, '"') | has_byte(v, '\\') | has_below(v, 0x20))
+            break;
+        s->p += 8;
+    }
+    w = s->p;
     while (s->p < s->end) {
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
@@ -316,40 +341,48 @@ static int value_skip(struct scan *s, int depth)
  * padding, length a multiple of 4. */
 static int b64_decode(struct scan *s, char *p, size_t n, size_t *outlen)
 {
-    unsigned char *in = (unsigned char *)p, *w = (unsigned char *)p;
-    size_t i, pad = 0;
+    const unsigned char *in = (const unsigned char *)p;
+    unsigned char *w = (unsigned char *)p;
+    size_t i, full;
 
     if (n % 4 != 0)
         goto bad;
-    if (n > 0 && in[n - 1] == '=')
-        pad++;
-    if (n > 1 && in[n - 2] == '=')
-        pad++;
-    for (i = 0; i + 4 <= n; i += 4) {
-        unsigned char a = in[i], b = in[i + 1], c = in[i + 2], d = in[i + 3];
-        int last = (i + 4 == n);
-        if (!b64ok(a) || !b64ok(b))
+    /* Every quad but the last has no padding. */
+    full = n >= 4 ? n - 4 : 0;
+    for (i = 0; i < full; i += 4) {
+        unsigned a = b64dec[in[i]], b = b64dec[in[i + 1]];
+        unsigned c = b64dec[in[i + 2]], d = b64dec[in[i + 3]];
+        uint32_t v;
+        if (!(a & b & c & d & 0x40))
             goto bad;
-        if (last && pad == 2) {
-            if (c != '=' || d != '=')
+        v = (a & 0x3F) << 18 | (b & 0x3F) << 12 | (c & 0x3F) << 6 |
+            (d & 0x3F);
+        w[0] = (unsigned char)(v >> 16);
+        w[1] = (unsigned char)(v >> 8);
+        w[2] = (unsigned char)v;
+        w += 3;
+    }
+    if (n >= 4) {
+        unsigned a = b64dec[in[i]], b = b64dec[in[i + 1]];
+        unsigned c = b64dec[in[i + 2]], d = b64dec[in[i + 3]];
+        if (!(a & b & 0x40))
+            goto bad;
+        if (in[i + 2] == '=') {
+            if (in[i + 3] != '=')
                 goto bad;
-            *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
-            break;
-        }
-        if (!b64ok(c))
-            goto bad;
-        if (last && pad == 1) {
-            if (d != '=')
+            *w++ = (unsigned char)((a & 0x3F) << 2 | (b & 0x3F) >> 4);
+        } else if (in[i + 3] == '=') {
+            if (!(c & 0x40))
                 goto bad;
-            *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
-            *w++ = (unsigned char)(b64val[b] << 4 | b64val[c] >> 2);
-            break;
+            *w++ = (unsigned char)((a & 0x3F) << 2 | (b & 0x3F) >> 4);
+            *w++ = (unsigned char)((b & 0x3F) << 4 | (c & 0x3F) >> 2);
+        } else {
+            if (!(c & d & 0x40))
+                goto bad;
+            *w++ = (unsigned char)((a & 0x3F) << 2 | (b & 0x3F) >> 4);
+            *w++ = (unsigned char)((b & 0x3F) << 4 | (c & 0x3F) >> 2);
+            *w++ = (unsigned char)((c & 0x3F) << 6 | (d & 0x3F));
         }
-        if (!b64ok(d))
-            goto bad;
-        *w++ = (unsigned char)(b64val[a] << 2 | b64val[b] >> 4);
-        *w++ = (unsigned char)(b64val[b] << 4 | b64val[c] >> 2);
-        *w++ = (unsigned char)(b64val[c] << 6 | b64val[d]);
     }
     *outlen = (size_t)(w - (unsigned char *)p);
     return 0;
@@ -365,9 +398,22 @@ static int is_key(const char *k, size_t n, const char *want)
     return strlen(want) == n && memcmp(k, want, n) == 0;
 }
 
-/* {"Data": "..."} with other members skipped. */
-static int record(struct scan *s, struct jscan_put *out, const char *path)
+/* The member path for messages: "record", or "records.<n>.member" (1-based,
+ * as AWS writes it). Only formatted when there is an error to report. */
+static const char *rec_path(char *b, size_t n, size_t idx)
 {
+    if (idx == 0)
+        return "record";
+    snprintf(b, n, "records.%zu.member", idx);
+    return b;
+}
+#define PATH rec_path(pb, sizeof(pb), idx)
+
+/* {"Data": "..."} with other members skipped; idx 0 = PutRecord's Record,
+ * else the 1-based index in Records. */
+static int record(struct scan *s, struct jscan_put *out, size_t idx)
+{
+    char pb[48];
     char *k, *d = NULL;
     size_t kn, dn = 0, len;
     int have = 0;
@@ -375,7 +421,7 @@ static int record(struct scan *s, struct jscan_put *out, const char *path)
     ws(s);
     if (s->p >= s->end || *s->p != '{')
         return fail(s, JSCAN_SERIALIZATION, "Expected a JSON object at '%s'",
-                    path), -1;
+                    PATH), -1;
     s->p++;
     ws(s);
     if (s->p < s->end && *s->p == '}') {
@@ -385,13 +431,13 @@ static int record(struct scan *s, struct jscan_put *out, const char *path)
             ws(s);
             if (s->p >= s->end || *s->p != '"')
                 return fail(s, JSCAN_SERIALIZATION,
-                            "Malformed JSON object at '%s'", path), -1;
+                            "Malformed JSON object at '%s'", PATH), -1;
             if (string(s, &k, &kn) != 0)
                 return -1;
             ws(s);
             if (s->p >= s->end || *s->p != ':')
                 return fail(s, JSCAN_SERIALIZATION,
-                            "Malformed JSON object at '%s'", path), -1;
+                            "Malformed JSON object at '%s'", PATH), -1;
             s->p++;
             ws(s);
             if (is_key(k, kn, "Data")) {
@@ -405,7 +451,7 @@ static int record(struct scan *s, struct jscan_put *out, const char *path)
                     have = 0;
                 } else {
                     return fail(s, JSCAN_SERIALIZATION,
-                                "Data at '%s' must be a base64 string", path),
+                                "Data at '%s' must be a base64 string", PATH),
                            -1;
                 }
             } else if (value_skip(s, 1) != 0) {
@@ -421,21 +467,21 @@ static int record(struct scan *s, struct jscan_put *out, const char *path)
                 break;
             }
             return fail(s, JSCAN_SERIALIZATION,
-                        "Malformed JSON object at '%s'", path), -1;
+                        "Malformed JSON object at '%s'", PATH), -1;
         }
     }
     if (!have)
         return fail(s, JSCAN_VALIDATION,
                     "1 validation error detected: Value null at '%s.data' "
                     "failed to satisfy constraint: Member must not be null",
-                    path), -1;
+                    PATH), -1;
     if (b64_decode(s, d, dn, &len) != 0)
         return -1;
     if (len > JSCAN_MAX_RECORD_BYTES)
         return fail(s, JSCAN_VALIDATION,
                     "1 validation error detected: Value at '%s.data' failed "
                     "to satisfy constraint: Member must have length less "
-                    "than or equal to 1024000", path), -1;
+                    "than or equal to 1024000", PATH), -1;
     out->recs[out->n].iov_base = d;
     out->recs[out->n].iov_len = len;
     out->n++;
@@ -443,10 +489,10 @@ static int record(struct scan *s, struct jscan_put *out, const char *path)
     return 0;
 }
 
+#undef PATH
+
 static int records(struct scan *s, struct jscan_put *out)
 {
-    char path[48];
-
     ws(s);
     if (s->p >= s->end || *s->p != '[')
         return fail(s, JSCAN_SERIALIZATION,
@@ -463,8 +509,7 @@ static int records(struct scan *s, struct jscan_put *out)
                         "1 validation error detected: Value at 'records' "
                         "failed to satisfy constraint: Member must have "
                         "length less than or equal to 500%s", ""), -1;
-        snprintf(path, sizeof(path), "records.%zu.member", out->n + 1);
-        if (record(s, out, path) != 0)
+        if (record(s, out, out->n + 1) != 0)
             return -1;
         ws(s);
         if (s->p < s->end && *s->p == ',') {
@@ -544,7 +589,7 @@ enum jscan_error jscan_parse_put(char *body, size_t len, int batch,
                 if (have_recs)
                     return fail(&s, JSCAN_SERIALIZATION,
                                 "Record given twice%s", "");
-                if (record(&s, out, "record") != 0)
+                if (record(&s, out, 0) != 0)
                     return s.err;
                 have_recs = 1;
             } else if (value_skip(&s, 1) != 0) {

@@ -3,12 +3,12 @@
  * On disk (all integers little-endian):
  *   spool.id      "firehosed-spool 1 <16 hex>\n", the incarnation.
  *   <seq>.seg     32-byte header: magic, version, incarnation, first seq,
- *                 crc32 of those 24 bytes, zero; then records, each a
- *                 28-byte header (magic, data length, crc32, seq, arrival
+ *                 crc32c of those 24 bytes, zero; then records, each a
+ *                 28-byte header (magic, data length, crc32c, seq, arrival
  *                 ms) and its data. The crc covers the data, then header
  *                 bytes 0-7 and 12-27: data first, so that appenders can
  *                 checksum their data before taking the mutex.
- *   batches.log   text lines, each "<body> <crc32 of body, 8 hex>\n":
+ *   batches.log   text lines, each "<body> <crc32c of body, 8 hex>\n":
  *                   H <next id> <next seq to seal>     (compaction header)
  *                   S <id> <first> <last> <count> <bytes> <oldest ms>
  *                     <segment> <offset>               (sealed, synced)
@@ -32,8 +32,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "crc32c.h"
 #include "log.h"
 
 #define SEG_MAGIC       0x31475346u     /* "FSG1" */
@@ -162,14 +162,12 @@ static uint64_t get64(const unsigned char *p)
 /* The record checksum, given the crc32 of its data. */
 static uint32_t rec_crc(const unsigned char *h, uint32_t data_crc)
 {
-    uLong c = crc32(data_crc, h, 8);
-
-    return (uint32_t)crc32(c, h + 12, REC_HDR - 12);
+    return crc32c(crc32c(data_crc, h, 8), h + 12, REC_HDR - 12);
 }
 
 static uint32_t data_crc(const void *p, size_t n)
 {
-    return (uint32_t)crc32(0, n ? p : Z_NULL, (uInt)n);
+    return crc32c(0, p, n);
 }
 
 static int pos_cmp(struct spool_pos a, struct spool_pos b)

@@ -18,6 +18,7 @@
 /* Backoff between delivery attempts: min(cap, base * 2^n) +- 15 %. */
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
+#define STAGE_BYTES (256u * 1024u)
 
 struct stream {
     const struct cfg_stream *cfg;
@@ -35,6 +36,7 @@ struct stream {
 
     /* Owned by the scheduler thread, reused for every batch. */
     struct spool_data data;
+    struct buf stage;
     struct buf object;
 };
 
@@ -178,10 +180,26 @@ static int build_object(struct stream *st, const struct spool_batch *b,
         return -1;
     if (codec_begin(st->codec, &st->object, e) != 0)
         return -1;
-    for (size_t i = 0; i < st->data.n; i++)
-        if (codec_write(st->codec, st->data.recs[i].data,
-                        st->data.recs[i].len, e) != 0)
+    /* Records sit between spool headers; gather them into 256 KiB runs so
+     * that deflate is called per run, not per (often tiny) record. */
+    st->stage.len = 0;
+    for (size_t i = 0; i < st->data.n; i++) {
+        const struct spool_rec *r = &st->data.recs[i];
+        if (st->stage.len + r->len > STAGE_BYTES && st->stage.len > 0) {
+            if (codec_write(st->codec, st->stage.p, st->stage.len, e) != 0)
+                return -1;
+            st->stage.len = 0;
+        }
+        if (r->len >= STAGE_BYTES) {
+            if (codec_write(st->codec, r->data, r->len, e) != 0)
+                return -1;
+        } else if (buf_append(&st->stage, r->data, r->len, e) != 0) {
             return -1;
+        }
+    }
+    if (st->stage.len > 0 &&
+        codec_write(st->codec, st->stage.p, st->stage.len, e) != 0)
+        return -1;
     return codec_end(st->codec, e);
 }
 
@@ -340,6 +358,7 @@ void stream_free(struct stream *st)
     codec_free(st->codec);
     spool_close(st->spool);
     spool_data_release(&st->data);
+    buf_release(&st->stage);
     buf_release(&st->object);
     free(st);
 }

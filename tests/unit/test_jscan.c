@@ -77,6 +77,14 @@ static void test_escapes(void **state)
     assert_string_equal(put.stream, "ds");
     assert_int_equal(put.recs[0].iov_len, 3);
     assert_memory_equal(put.recs[0].iov_base, "\xff\xff\xbe", 3);
+    /* An escape past the 8-byte fast scan, and a quote inside a skipped
+     * member's long string. */
+    assert_int_equal(parse("{\"x\":\"0123456789abcdef\\\"0123456789\","
+                           "\"DeliveryStreamName\":\"ds\",\"Record\":"
+                           "{\"Data\":\"QUFBQUFBQUFBQUFB\\/\\/\\/\\/\"}}", 0,
+                           &e), JSCAN_OK);
+    assert_int_equal(put.recs[0].iov_len, 15);
+    assert_memory_equal(put.recs[0].iov_base, "AAAAAAAAAAAA\xff\xff\xff", 15);
 }
 
 static void test_malformed(void **state)
