@@ -60,6 +60,8 @@ struct cfg_service {
     char *state_dir;        /* "./state" */
     int durability_fsync;   /* 1 = "fsync" (default), 0 = "os" */
     uint64_t max_spool_bytes;   /* per stream, default 1 GiB */
+    int delivery_workers;   /* threads compressing and delivering per
+                             * stream, 1-64, default 2 */
     char *region;           /* "us-east-1" */
     char *account_id;       /* "000000000000", used in ARNs */
     char *endpoint_s3;      /* NULL = env AWS_ENDPOINT_URL_S3 / _URL / AWS */
