@@ -11,7 +11,10 @@ CONFIG  ?= config/local.json
 PKGS_BUILD = build-essential pkg-config zlib1g-dev libssl-dev \
              libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
              liblua5.4-dev libsnappy-dev libcmocka-dev
-PKGS_TEST  = awscli nodejs npm python3 curl ca-certificates procps
+PKGS_TEST  = awscli python3 curl ca-certificates procps
+# node and npm come from tests/integration/peers-install.sh: Debian's, unless
+# a node with its own npm (NodeSource's, which conflicts with Debian's npm)
+# is there already.
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DZLIB_CONST \
