@@ -336,22 +336,6 @@ static int check_listen(json_t *v, char *why, size_t n)
                         why, n);
 }
 
-static int check_no_processors(json_t *v, char *why, size_t n)
-{
-    if (!json_is_true(v))
-        return 0;
-    snprintf(why, n, "processors are not supported yet");
-    return -1;
-}
-
-static int check_no_partitioning(json_t *v, char *why, size_t n)
-{
-    if (!json_is_true(v))
-        return 0;
-    snprintf(why, n, "dynamic partitioning is not supported yet");
-    return -1;
-}
-
 /* ---- the walker ---- */
 
 static void walk_shape(struct cfg_walk *w, const char *path, json_t *obj,
@@ -664,14 +648,157 @@ static void encryption_finish(struct cfg_walk *w, const char *path,
                 "not both");
 }
 
-/* Firehose runs the listed processors unless Enabled is false. */
+/* Every entry of a processor's Parameters is {ParameterName,
+ * ParameterValue} with a name from 'allowed'. */
+static void check_params(struct cfg_walk *w, const char *path, json_t *params,
+                         const char *const *allowed)
+{
+    char p[CFG_PATH_MAX];
+    size_t i;
+    json_t *it;
+
+    json_array_foreach(params, i, it) {
+        json_t *n = json_object_get(it, "ParameterName");
+        json_t *v = json_object_get(it, "ParameterValue");
+        int known = 0;
+
+        snprintf(p, sizeof(p), "%s.Parameters[%zu]", path, i);
+        if (!json_is_object(it) || !json_is_string(n) || !json_is_string(v) ||
+            json_object_size(it) != 2) {
+            add_err(w, p, "expected {\"ParameterName\": string, "
+                    "\"ParameterValue\": string}");
+            continue;
+        }
+        for (const char *const *a = allowed; *a; a++)
+            known |= strcmp(json_string_value(n), *a) == 0;
+        if (!known)
+            add_err(w, p, "unknown ParameterName \"%s\"",
+                    json_string_value(n));
+        else if (json_string_length(v) < 1 || json_string_length(v) > 5120 ||
+                 strspn(json_string_value(v), " \t\r\n") ==
+                 json_string_length(v))
+            add_err(w, p, "ParameterValue must be 1-5120 characters, not "
+                    "blank");
+    }
+}
+
+/* One parameter's value by name, or NULL (also when malformed: that was
+ * reported by check_params). */
+static const char *param(struct cfg_walk *w, const char *path, json_t *params,
+                         const char *name)
+{
+    const char *found = NULL;
+    size_t i;
+    json_t *it;
+
+    json_array_foreach(params, i, it) {
+        json_t *n = json_object_get(it, "ParameterName");
+        json_t *v = json_object_get(it, "ParameterValue");
+
+        if (!json_is_string(n) || !json_is_string(v) ||
+            strcmp(json_string_value(n), name) != 0 ||
+            strspn(json_string_value(v), " \t\r\n") == json_string_length(v))
+            continue;
+        if (found != NULL)
+            add_err(w, path, "ParameterName \"%s\" given twice", name);
+        found = json_string_value(v);
+    }
+    return found;
+}
+
+static const char *const lua_params[] = {
+    "ScriptName", "NumberOfRetries", NULL
+};
+static const char *const no_params[] = { NULL };
+
+/* Processors: [{Type, Parameters: [{ParameterName, ParameterValue}]}].
+ * Lua stands in for Firehose's Lambda; the other built-in types come with
+ * issue 12. Firehose runs the listed processors unless Enabled is false. */
 static void processing_finish(struct cfg_walk *w, const char *path,
                               json_t *obj, void *dst)
 {
-    (void)dst;
-    if (obj != NULL && json_object_get(obj, "Enabled") == NULL &&
-        json_array_size(json_object_get(obj, "Processors")) > 0)
-        add_err(w, path, "processors are not supported yet");
+    struct cfg_processing *pc = dst;
+    json_t *procs, *it;
+    char p[CFG_PATH_MAX];
+    size_t i;
+
+    if (pc == NULL || obj == NULL)
+        return;
+    procs = json_object_get(obj, "Processors");
+    if (json_object_get(obj, "Enabled") == NULL)
+        pc->enabled = json_array_size(procs) > 0;
+    if (!json_is_array(procs))
+        return;
+    pc->lua_retries = 3;
+    json_array_foreach(procs, i, it) {
+        json_t *type = json_object_get(it, "Type");
+        json_t *params = json_object_get(it, "Parameters");
+        const char *ts, *v;
+        const char *key;
+        void *iter;
+
+        snprintf(p, sizeof(p), "%s.Processors[%zu]", path, i);
+        if (!json_is_object(it) || !json_is_string(type)) {
+            add_err(w, p, "expected {\"Type\": string, \"Parameters\": [...]}");
+            continue;
+        }
+        json_object_foreach_safe(it, iter, key, type) {
+            (void)type;
+            if (strcmp(key, "Type") != 0 && strcmp(key, "Parameters") != 0)
+                add_err(w, p, "unknown key \"%s\"", key);
+        }
+        type = json_object_get(it, "Type");
+        if (params == NULL)
+            params = json_array();
+        else
+            json_incref(params);
+        if (!json_is_array(params)) {
+            add_err(w, p, "Parameters: expected an array");
+            json_decref(params);
+            continue;
+        }
+        ts = json_string_value(type);
+        if (strcmp(ts, "Lua") == 0) {
+            check_params(w, p, params, lua_params);
+            if (pc->lua_script != NULL) {
+                add_err(w, p, "only one Lua processor per stream");
+            } else if ((v = param(w, p, params, "ScriptName")) == NULL) {
+                add_err(w, p, "the Lua processor needs a ScriptName "
+                        "parameter (a file in the transforms directory)");
+            } else if (strchr(v, '/') != NULL || v[0] == '.') {
+                add_err(w, p, "ScriptName \"%s\" must be a file name in "
+                        "the transforms directory, without '/'", v);
+            } else {
+                set_str(w, p, &pc->lua_script, v);
+            }
+            if ((v = param(w, p, params, "NumberOfRetries")) != NULL) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end != '\0' || n < 0 || n > 300)
+                    add_err(w, p, "NumberOfRetries \"%s\" must be an integer "
+                            "from 0 to 300", v);
+                else
+                    pc->lua_retries = (int)n;
+            }
+        } else if (strcmp(ts, "AppendDelimiterToRecord") == 0) {
+            check_params(w, p, params, no_params);
+            pc->append_delimiter = 1;
+        } else if (strcmp(ts, "Lambda") == 0) {
+            add_err(w, p, "Type Lambda: this server runs Lua scripts "
+                    "instead; use {\"Type\": \"Lua\", \"Parameters\": "
+                    "[{\"ParameterName\": \"ScriptName\", "
+                    "\"ParameterValue\": \"name.lua\"}]}");
+        } else if (strcmp(ts, "RecordDeAggregation") == 0 ||
+                   strcmp(ts, "MetadataExtraction") == 0 ||
+                   strcmp(ts, "Decompression") == 0 ||
+                   strcmp(ts, "CloudWatchLogProcessing") == 0) {
+            add_err(w, p, "processor Type %s is not supported yet", ts);
+        } else {
+            add_err(w, p, "unknown processor Type \"%s\" (Lua, "
+                    "AppendDelimiterToRecord)", ts);
+        }
+        json_decref(params);
+    }
 }
 
 static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
@@ -686,8 +813,18 @@ static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
     if (s3->bucket_arn != NULL &&
         (bucket = bucket_of(s3->bucket_arn)) != NULL)
         set_str(w, path, &s3->bucket, bucket);
+    if (s3->dynamic_partitioning) {
+        if (s3->processing.lua_script == NULL || !s3->processing.enabled)
+            add_err(w, path, "DynamicPartitioningConfiguration needs an "
+                    "enabled Lua processor whose script returns partition "
+                    "keys (!{partitionKeyFromLambda:name})");
+        if (s3->buffering.interval_s == 0)
+            add_err(w, path, "BufferingHints.IntervalInSeconds can't be 0 "
+                    "when dynamic partitioning is enabled");
+    }
     if (keys_validate(s3->prefix ? s3->prefix : "",
-                      s3->error_prefix ? s3->error_prefix : "", 0, &e) != 0)
+                      s3->error_prefix ? s3->error_prefix : "",
+                      s3->dynamic_partitioning, &e) != 0)
         add_err(w, path, "%s", e.msg);
 }
 
@@ -866,7 +1003,8 @@ static const struct cfg_shape encryption_shape = {
 };
 
 static const struct cfg_field processing_fields[] = {
-    { .name = "Enabled", .type = CFG_BOOL, .check = check_no_processors },
+    { .name = "Enabled", .type = CFG_BOOL,
+      .offset = offsetof(struct cfg_processing, enabled) },
     { .name = "Processors", .type = CFG_ARRAY },
     { 0 }
 };
@@ -881,8 +1019,9 @@ static const struct cfg_field retry_fields[] = {
 static const struct cfg_shape retry_shape = { retry_fields, 0, NULL };
 
 static const struct cfg_field partitioning_fields[] = {
-    { .name = "Enabled", .type = CFG_BOOL, .check = check_no_partitioning },
-    { .name = "RetryOptions", .type = CFG_OBJ, .sub = &retry_shape },
+    { .name = "Enabled", .type = CFG_BOOL },
+    { .name = "RetryOptions", .type = CFG_OBJ, .flags = CFG_NOSTORE,
+      .sub = &retry_shape },
     { 0 }
 };
 static const struct cfg_shape partitioning_shape = {
@@ -915,9 +1054,9 @@ static const struct cfg_shape partitioning_shape = {
       .offset = S3F(custom_time_zone), .max = 50, .def = "", \
       .check = check_time_zone, .help = "IANA zone or empty (UTC)" }, \
     { .name = "ProcessingConfiguration", .type = CFG_OBJ, \
-      .flags = CFG_NOSTORE, .sub = &processing_shape }, \
+      .offset = S3F(processing), .sub = &processing_shape }, \
     { .name = "DynamicPartitioningConfiguration", .type = CFG_OBJ, \
-      .flags = CFG_NOSTORE, .sub = &partitioning_shape }, \
+      .offset = S3F(dynamic_partitioning), .sub = &partitioning_shape }, \
     { .name = "S3BackupMode", .type = CFG_ENUM, .flags = CFG_NOSTORE, \
       .sub = backup_mode_enum }, \
     { .name = "DataFormatConversionConfiguration", \
@@ -1016,6 +1155,17 @@ static const struct cfg_field service_fields[] = {
       .offset = SVF(max_spool_bytes), .min = 1048576LL,
       .max = 1099511627776LL, .def = "1073741824",
       .help = "1 MiB to 1 TiB" },
+    { .name = "TransformsDirectory", .type = CFG_STR,
+      .offset = SVF(transforms_dir), .min = 1, .max = 4096,
+      .def = "./transforms", .help = "directory of Lua scripts" },
+    { .name = "LuaInstructionBudget", .type = CFG_U64,
+      .offset = SVF(lua_instructions), .min = 100000LL,
+      .max = 1000000000000LL, .def = "500000000",
+      .help = "Lua VM instructions per batch attempt" },
+    { .name = "LuaMemoryLimitBytes", .type = CFG_U64,
+      .offset = SVF(lua_memory_bytes), .min = 1048576LL,
+      .max = 17179869184LL, .def = "67108864",
+      .help = "bytes per Lua state, 1 MiB to 16 GiB" },
     { .name = "DeliveryWorkersPerStream", .type = CFG_INT,
       .offset = SVF(delivery_workers), .min = 1, .max = 64, .def = "2",
       .help = "1 to 64 delivery threads per stream" },
@@ -1059,6 +1209,7 @@ static void stream_release(struct cfg_stream *st)
     free(st->s3.error_prefix);
     free(st->s3.file_extension);
     free(st->s3.custom_time_zone);
+    free(st->s3.processing.lua_script);
 }
 
 void cfg_free(struct cfg *c)
@@ -1076,6 +1227,7 @@ void cfg_free(struct cfg *c)
     free(c->service.region);
     free(c->service.account_id);
     free(c->service.endpoint_s3);
+    free(c->service.transforms_dir);
     free(c->path);
     free(c);
 }

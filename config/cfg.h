@@ -31,6 +31,14 @@ struct cfg_buffering {
     int interval_s;         /* 0-900, default 300 */
 };
 
+/* ProcessingConfiguration, in Firehose's fixed order of stages. */
+struct cfg_processing {
+    int enabled;            /* Enabled (default true when Processors given) */
+    char *lua_script;       /* Lua processor's ScriptName; NULL = none */
+    int lua_retries;        /* its NumberOfRetries, 0-300, default 3 */
+    int append_delimiter;   /* AppendDelimiterToRecord: '\n' after each */
+};
+
 /* The S3 shape; LocalDirectory is the same with 'path' for the bucket. */
 struct cfg_s3 {
     char *bucket_arn;       /* NULL for local */
@@ -43,6 +51,8 @@ struct cfg_s3 {
     enum cfg_compression compression;
     char *file_extension;   /* "" when absent: use the compression's */
     char *custom_time_zone; /* "" when absent: UTC */
+    struct cfg_processing processing;
+    int dynamic_partitioning;   /* DynamicPartitioningConfiguration.Enabled */
 };
 
 struct cfg_stream {
@@ -66,6 +76,9 @@ struct cfg_service {
     char *account_id;       /* "000000000000", used in ARNs */
     char *endpoint_s3;      /* NULL = env AWS_ENDPOINT_URL_S3 / _URL / AWS */
     int log_json;           /* "LogFormat": "text" (0) or "json" (1) */
+    char *transforms_dir;   /* "./transforms": where Lua scripts live */
+    uint64_t lua_instructions;  /* per batch per attempt, default 100M */
+    uint64_t lua_memory_bytes;  /* per Lua state, default 64 MiB */
 };
 
 struct cfg {

@@ -17,6 +17,13 @@ struct metrics_stream {
     atomic_uint_fast64_t delivery_attempts;
     atomic_uint_fast64_t delivery_failures;    /* failed attempts */
     atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t xform_ok;             /* records: Lua said Ok */
+    atomic_uint_fast64_t xform_dropped;
+    atomic_uint_fast64_t xform_failed;         /* ProcessingFailed + errors */
+    atomic_uint_fast64_t xform_batches;        /* script invocations */
+    atomic_uint_fast64_t xform_us;             /* time in scripts, µs */
+    atomic_uint_fast64_t error_records;        /* written to error output */
+    atomic_uint_fast64_t error_objects;
     atomic_int_fast64_t  spool_bytes;
     atomic_int_fast64_t  oldest_undelivered_ms; /* arrival; 0 = none */
     atomic_int_fast64_t  last_delivery_ms;      /* wall clock; 0 = never */

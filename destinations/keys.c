@@ -244,7 +244,10 @@ static int piece_next(const char **pp, const char *base, const char *what,
             return bad_expr(e, what, pc, "is invalid: the firehose namespace "
                             "knows random-string and error-output-type");
     } else if (name_is(ns, nsn, "partitionKeyFromQuery")
-               || name_is(ns, nsn, "partitionKeyFromLambda")) {
+               || name_is(ns, nsn, "partitionKeyFromLambda")
+               || name_is(ns, nsn, "partitionKeyFromLua")) {
+        /* partitionKeyFromLua is our alias: the Lua transform plays
+         * Lambda's part. */
         pc->kind = name_is(ns, nsn, "partitionKeyFromQuery")
                    ? PIECE_KEY_QUERY : PIECE_KEY_LAMBDA;
         if (pc->argn == 0)
@@ -258,7 +261,7 @@ static int piece_next(const char **pp, const char *base, const char *what,
     } else {
         return bad_expr(e, what, pc, "uses an unknown namespace (known: "
                         "timestamp, firehose, partitionKeyFromQuery, "
-                        "partitionKeyFromLambda)");
+                        "partitionKeyFromLambda, partitionKeyFromLua)");
     }
     return 1;
 }

@@ -512,13 +512,10 @@ static const struct bad_case unsupported[] = {
     { S3(",'S3BackupMode':'Enabled'"),
       "S3BackupMode: S3BackupMode Enabled: source-record backup is not "
       "supported yet" },
-    { S3(",'ProcessingConfiguration':{'Enabled':true,'Processors':[]}"),
-      "ProcessingConfiguration.Enabled: processors are not supported yet" },
-    { S3(",'ProcessingConfiguration':{'Processors':[{'Type':'Lambda'}]}"),
-      "ProcessingConfiguration: processors are not supported yet" },
-    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}"),
-      "DynamicPartitioningConfiguration.Enabled: dynamic partitioning is "
-      "not supported yet" },
+    { S3(",'ProcessingConfiguration':{'Processors':[{'Type':"
+         "'MetadataExtraction','Parameters':[]}]}"),
+      "ProcessingConfiguration.Processors[0]: processor Type "
+      "MetadataExtraction is not supported yet" },
     { S3(",'DataFormatConversionConfiguration':{}"),
       "DataFormatConversionConfiguration: DataFormatConversionConfiguration "
       "is not supported yet" },
@@ -539,6 +536,84 @@ static const struct bad_case unsupported[] = {
     { ONE(NAME ",'ElasticsearchDestinationConfiguration':{}"),
       "ElasticsearchDestinationConfiguration is not supported yet" },
 };
+
+#define LUA(params) "{'Type':'Lua','Parameters':[" params "]}"
+#define SCRIPT "{'ParameterName':'ScriptName','ParameterValue':'t.lua'}"
+#define PROC(procs) ",'ProcessingConfiguration':{'Enabled':true," \
+    "'Processors':[" procs "]}"
+#define DP_PREFIX ",'Prefix':'c=!{partitionKeyFromLambda:c}/'," \
+    "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+
+static const struct bad_case processing_bad[] = {
+    { S3(PROC("{'Type':'Lambda','Parameters':[]}")),
+      "Processors[0]: Type Lambda: this server runs Lua scripts" },
+    { S3(PROC(LUA(""))), "Processors[0]: the Lua processor needs a "
+      "ScriptName" },
+    { S3(PROC(LUA("{'ParameterName':'ScriptName','ParameterValue':"
+                  "'../x.lua'}"))), "must be a file name" },
+    { S3(PROC(LUA(SCRIPT ",{'ParameterName':'NumberOfRetries',"
+                  "'ParameterValue':'x'}"))),
+      "NumberOfRetries \"x\" must be an integer from 0 to 300" },
+    { S3(PROC(LUA(SCRIPT ",{'ParameterName':'NumberOfRetries',"
+                  "'ParameterValue':'301'}"))), "from 0 to 300" },
+    { S3(PROC(LUA(SCRIPT ",{'ParameterName':'Bogus','ParameterValue':'1'}"))),
+      "Parameters[1]: unknown ParameterName \"Bogus\"" },
+    { S3(PROC(LUA("{'ParameterName':'ScriptName','ParameterValue':' '}"))),
+      "not blank" },
+    { S3(PROC(LUA("{'ParameterName':'ScriptName'}"))),
+      "expected {\"ParameterName\": string, \"ParameterValue\": string}" },
+    { S3(PROC(LUA(SCRIPT) "," LUA(SCRIPT))),
+      "Processors[1]: only one Lua processor per stream" },
+    { S3(PROC("{'Type':'Bogus'}")), "unknown processor Type \"Bogus\"" },
+    { S3(PROC("{'Type':'Lua','Parameters':{}}")),
+      "Parameters: expected an array" },
+    { S3(PROC("{'Type':'Lua','Extra':1}")), "unknown key \"Extra\"" },
+    { S3(PROC("5")), "Processors[0]: expected {\"Type\": string" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}" DP_PREFIX),
+      "DynamicPartitioningConfiguration needs an enabled Lua processor" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}" DP_PREFIX
+         PROC(LUA(SCRIPT)) ",'BufferingHints':{'SizeInMBs':64,"
+         "'IntervalInSeconds':0}"), "IntervalInSeconds can't be 0" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}"
+         PROC(LUA(SCRIPT))), "ExtendedS3DestinationConfiguration: " },
+    { S3(",'Prefix':'c=!{partitionKeyFromLambda:c}/','ErrorOutputPrefix':"
+         "'e/!{firehose:error-output-type}/'" PROC(LUA(SCRIPT))),
+      "ExtendedS3DestinationConfiguration: " },
+};
+
+static void test_processing(void **state)
+{
+    struct cfg *c;
+    const struct cfg_s3 *d;
+
+    (void)state;
+    RUN_BAD(processing_bad);
+    c = load_ok(S3(",'DynamicPartitioningConfiguration':{'Enabled':true,"
+                   "'RetryOptions':{'DurationInSeconds':60}}" DP_PREFIX
+                   PROC(LUA(SCRIPT ",{'ParameterName':'NumberOfRetries',"
+                            "'ParameterValue':'5'}")
+                        ",{'Type':'AppendDelimiterToRecord',"
+                        "'Parameters':[]}")));
+    d = &c->streams[0].s3;
+    assert_true(d->processing.enabled);
+    assert_string_equal(d->processing.lua_script, "t.lua");
+    assert_int_equal(d->processing.lua_retries, 5);
+    assert_true(d->processing.append_delimiter);
+    assert_true(d->dynamic_partitioning);
+    assert_string_equal(c->service.transforms_dir, "./transforms");
+    cfg_free(c);
+    /* Processors listed without Enabled run; Enabled false keeps them off. */
+    c = load_ok(LOCAL(",'ProcessingConfiguration':{'Processors':["
+                      "{'Type':'AppendDelimiterToRecord'}]}"));
+    assert_true(c->streams[0].s3.processing.enabled);
+    assert_null(c->streams[0].s3.processing.lua_script);
+    cfg_free(c);
+    c = load_ok(LOCAL(",'ProcessingConfiguration':{'Enabled':false,"
+                      "'Processors':[" LUA(SCRIPT) "]}"));
+    assert_false(c->streams[0].s3.processing.enabled);
+    assert_int_equal(c->streams[0].s3.processing.lua_retries, 3);
+    cfg_free(c);
+}
 
 static void test_unsupported(void **state)
 {
@@ -855,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_processing),
         cmocka_unit_test(test_stream_names),
         cmocka_unit_test(test_destination_count),
         cmocka_unit_test(test_buffering_pair),
