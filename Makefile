@@ -30,7 +30,7 @@ LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -pthread
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
-           delivery/crc32c.c \
+           delivery/crc32c.c delivery/errdoc.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/stream.c \
            config/cfg.c \
