@@ -37,7 +37,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
            destinations/local.c destinations/s3.c
 MAIN_SRC = delivery/main.c
-UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c
+UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -65,6 +65,7 @@ TEST_keys_SRC    = destinations/keys.c
 TEST_codec_SRC   = destinations/codec.c
 TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
+TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 
 .SECONDARY:
