@@ -8,11 +8,19 @@
 
 static int log_json;
 static enum log_level log_min = LOG_INFO;
+static log_hook_fn *log_hook;
+static void *log_hook_ctx;
 
 void log_init(int json, enum log_level min)
 {
     log_json = json;
     log_min = min;
+}
+
+void log_set_hook(log_hook_fn *fn, void *ctx)
+{
+    log_hook = fn;
+    log_hook_ctx = ctx;
 }
 
 static const char *level_name(enum log_level l)
@@ -58,6 +66,8 @@ void log_msg(enum log_level lvl, const char *who, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    if (lvl >= LOG_WARN && log_hook != NULL)
+        log_hook(log_hook_ctx, lvl, who, text);
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -11,4 +11,12 @@ void log_init(int json, enum log_level min);
 void log_msg(enum log_level lvl, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Also hand every WARN and ERROR event to 'fn' (the dashboard's error list),
+ * from the thread that logs it; 'fn' must be thread-safe, must not log and
+ * must not keep the pointers. Set before threads start, cleared (NULL)
+ * after they stopped. */
+typedef void log_hook_fn(void *ctx, enum log_level lvl, const char *who,
+                         const char *text);
+void log_set_hook(log_hook_fn *fn, void *ctx);
+
 #endif

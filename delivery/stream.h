@@ -10,15 +10,20 @@
 #include <sys/uio.h>
 
 #include "../config/cfg.h"
+#include "../transforms/xform.h"
 #include "err.h"
 #include "metrics.h"
 
 struct stream;
 
 /* Opens (and recovers) the spool under <StateDirectory>/<name> and creates
- * the destination. 'cfg' and 'svc' are borrowed for the stream's life. */
+ * the destination and, for a Lua processor, each worker's script instance
+ * from 'xh'. 'cfg', 'svc' and 'xh' are borrowed for the stream's life; 'xh'
+ * may be NULL when the stream has no Lua processor. */
 int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
-                struct stream **out, struct err *e);
+                struct xform_host *xh, struct stream **out, struct err *e);
+/* Does this stream run a Lua script? */
+int stream_uses_lua(const struct cfg_stream *cfg);
 /* Starts the scheduler thread. */
 int stream_start(struct stream *st, struct err *e);
 /* Stops the scheduler after the attempt in flight; data stays spooled.

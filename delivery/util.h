@@ -17,6 +17,7 @@ struct buf {
 
 int64_t util_now_ms(void);          /* wall clock, ms since the epoch */
 int64_t util_mono_ms(void);         /* monotonic, ms */
+int64_t util_mono_us(void);         /* monotonic, µs */
 
 /* Make sure 'cap' >= len + extra. -1 with ERR_NOMEM. */
 int buf_reserve(struct buf *b, size_t extra, struct err *e);

@@ -5,6 +5,7 @@
 #   A  500 x 150-byte records per PutRecordBatch, 16 connections, fsync
 #   C  the same with 1 connection (latency view), same fsync instance
 #   B  as A with Durability "os" (a second firehosed instance)
+#   then xform_bench (next to LOADGEN): the Lua transform's cost per record
 #
 # Each scenario runs BENCH_RUNS times (3) for BENCH_DURATION seconds (10);
 # the medians are what to quote. After each scenario the script waits for
@@ -367,6 +368,11 @@ ZMBS=$(jget zlib_mb_per_s "$ZOUT")
 say "  gzip ${ZMBS} MB/s (ratio $(jget zlib_ratio "$ZOUT"):1)," \
     "memcpy $(jget memcpy_mb_per_s "$ZOUT") MB/s," \
     "crc32 $(jget crc32_mb_per_s "$ZOUT") MB/s"
+
+XFORM_BENCH=$(dirname "$LOADGEN")/xform_bench
+if [ -x "$XFORM_BENCH" ]; then
+    "$XFORM_BENCH" --batch "$BATCH" --size "$SIZE" || die "xform_bench failed"
+fi
 
 say ""
 say "SUMMARY (medians of $RUNS; MB = 1e6 bytes of decoded record payload)"
