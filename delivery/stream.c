@@ -11,6 +11,7 @@
 #include "../destinations/codec.h"
 #include "../destinations/dest.h"
 #include "../destinations/keys.h"
+#include "../destinations/sink.h"
 #include "../transforms/xform.h"
 #include "errdoc.h"
 #include "log.h"
@@ -20,7 +21,6 @@
 /* Backoff between delivery attempts: min(cap, base * 2^n) +- 15 %. */
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 60000
-#define STAGE_BYTES (256u * 1024u)
 
 /* One delivery worker: it seals a batch, compresses it and stores it.
  * Several run per stream so that compression (the costly part) uses every
@@ -51,8 +51,7 @@ struct worker {
     struct dest *dest;
     struct codec *codec;
     struct spool_data data;
-    struct buf stage;
-    struct buf object;
+    struct sink *sink;              /* compresses and stores objects */
 
     /* Processing; all reused from batch to batch. */
     struct xform *xf;               /* NULL: no Lua processor */
@@ -92,8 +91,7 @@ static void worker_release(struct worker *w)
     dest_free(w->dest);
     codec_free(w->codec);
     spool_data_release(&w->data);
-    buf_release(&w->stage);
-    buf_release(&w->object);
+    sink_free(w->sink);
     xform_free(w->xf);
     free(w->xin);
     free(w->xout);
@@ -154,6 +152,9 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
             goto fail;
         w->dest = dest_new(cfg, svc, e);
         if (w->dest == NULL)
+            goto fail;
+        w->sink = sink_new(e);
+        if (w->sink == NULL)
             goto fail;
         if (stream_uses_lua(cfg)) {
             struct xform_limits lim = {
@@ -459,71 +460,70 @@ static int process(struct worker *w, struct err *e)
     return 0;
 }
 
-/* Compress one group's records into w->object, with '\n' after each when
- * AppendDelimiterToRecord is on. Records are gathered into 256 KiB runs
- * so that deflate is called per run, not per (often tiny) record. */
-static int compress_group(struct worker *w, const struct group *g,
-                          struct err *e)
-{
-    const struct cfg_processing *pc = &w->st->cfg->s3.processing;
-    size_t delim = pc->enabled && pc->append_delimiter;
+/* The sink's view of one group's records, in order. */
+struct group_iter {
+    const struct worker *w;
+    const struct group *g;
+    int32_t at;
+};
 
-    w->object.len = 0;
-    w->stage.len = 0;
-    if (codec_begin(w->codec, &w->object, e) != 0)
-        return -1;
-    for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
-        const struct view *v = &w->views[i];
-        if (w->stage.len + v->len + delim > STAGE_BYTES && w->stage.len) {
-            if (codec_write(w->codec, w->stage.p, w->stage.len, e) != 0)
-                return -1;
-            w->stage.len = 0;
-        }
-        if (v->len >= STAGE_BYTES) {
-            if (codec_write(w->codec, v->data, v->len, e) != 0 ||
-                (delim && codec_write(w->codec, "\n", 1, e) != 0))
-                return -1;
-        } else if (buf_append(&w->stage, v->data, v->len, e) != 0 ||
-                   (delim && buf_append(&w->stage, "\n", 1, e) != 0)) {
-            return -1;
-        }
-    }
-    if (w->stage.len > 0 &&
-        codec_write(w->codec, w->stage.p, w->stage.len, e) != 0)
-        return -1;
-    return codec_end(w->codec, e);
+static int group_next(void *arg, int first, const void **p, size_t *len)
+{
+    struct group_iter *it = arg;
+    const struct view *v;
+
+    if (first)
+        it->at = it->g->head;
+    if (it->at < 0)
+        return 0;
+    v = &it->w->views[it->at];
+    *p = v->data;
+    *len = v->len;
+    it->at = v->next;
+    return 1;
 }
 
-static int compress_bytes(struct worker *w, const struct buf *in,
-                          struct err *e)
+/* ... and of one buffer as a single record (the error outputs). */
+struct bytes_iter {
+    const struct buf *b;
+    int done;
+};
+
+static int bytes_next(void *arg, int first, const void **p, size_t *len)
 {
-    w->object.len = 0;
-    if (codec_begin(w->codec, &w->object, e) != 0 ||
-        codec_write(w->codec, in->p, in->len, e) != 0)
-        return -1;
-    return codec_end(w->codec, e);
+    struct bytes_iter *it = arg;
+
+    if (first)
+        it->done = 0;
+    if (it->done)
+        return 0;
+    it->done = 1;
+    *p = it->b->p;
+    *len = it->b->len;
+    return 1;
 }
 
-/* Store w->object under 'key', retrying until it is stored. -1 only when
- * told to stop (the batch stays in the spool). */
-static int store(struct worker *w, const char *key, uint32_t records,
+/* Compress 'recs' and store them under 'key', retrying until stored (the
+ * sink sends large objects as multipart uploads while compressing). -1
+ * only when told to stop (the batch stays in the spool). */
+static int store(struct worker *w, const char *key,
+                 const struct sink_records *recs, uint32_t records,
                  uint64_t raw_bytes)
 {
     struct stream *st = w->st;
     struct payload p;
+    struct sink_stats ss;
     struct err e = { 0, "" };
     unsigned attempt = 0;
 
     memset(&p, 0, sizeof(p));
     p.key = key;
-    p.data = w->object.p;
-    p.len = w->object.len;
-    p.content_encoding = codec_content_encoding(w->codec);
     p.records = records;
     p.raw_bytes = raw_bytes;
     for (;;) {
         metrics_add(&st->m.delivery_attempts, 1);
-        if (w->dest->type->deliver(w->dest, &p, &e) == DEST_OK)
+        if (sink_deliver(w->sink, w->dest, w->codec, recs, &p, &e) ==
+            DEST_OK)
             break;
         metrics_add(&st->m.delivery_failures, 1);
         /* S3 and the local directory keep retrying (Firehose never diverts
@@ -537,8 +537,9 @@ static int store(struct worker *w, const char *key, uint32_t records,
         attempt++;
         metrics_add(&st->m.retries, 1);
     }
-    log_msg(LOG_DEBUG, w->dest->id, "stored '%s': %u records, %zu bytes",
-            key, records, w->object.len);
+    sink_stats(w->sink, &ss);
+    log_msg(LOG_DEBUG, w->dest->id, "stored '%s': %u records, %" PRIu64
+            " bytes, %u parts", key, records, ss.object_bytes, ss.parts);
     return 0;
 }
 
@@ -592,6 +593,10 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
     struct err e = { 0, "" };
     char key[2048];
     uint64_t base, delivered = 0, bytes = 0;
+    /* AppendDelimiterToRecord: the sink adds '\n' after each record. */
+    int delim = d->processing.enabled && d->processing.append_delimiter;
+    struct bytes_iter bi = { NULL, 0 };
+    struct sink_records brecs = { bytes_next, &bi, 0 };
     int rc;
 
     if (process(w, &e) != 0) {
@@ -602,6 +607,8 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
     base = util_hash64(&b->id, sizeof(b->id), spool_incarnation(st->spool));
     for (size_t i = 0; i < w->n_groups; i++) {
         struct group *g = &w->groups[i];
+        struct group_iter gi = { w, g, -1 };
+        struct sink_records grecs = { group_next, &gi, delim };
 
         key_ctx(w, &k, g->oldest_ms,
                 g->keys_len ? util_hash64(g->keys, g->keys_len, base) : base);
@@ -616,9 +623,7 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
             /* Validated at config load: our bug or an absurd prefix. */
             goto fail;
         }
-        if (compress_group(w, g, &e) != 0)
-            goto fail;
-        if (store(w, key, g->count, g->bytes) != 0)
+        if (store(w, key, &grecs, g->count, g->bytes) != 0)
             return -1;
         delivered += g->count;
         bytes += g->bytes;
@@ -633,10 +638,11 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         k.prefix = d->error_prefix;
         k.is_error = 1;
         k.error_type = errout_type[kind];
-        if (keys_object_key(&k, d->prefix, key, sizeof(key), &e) != 0 ||
-            compress_bytes(w, &w->errdocs[kind], &e) != 0)
+        if (keys_object_key(&k, d->prefix, key, sizeof(key), &e) != 0)
             goto fail;
-        if (store(w, key, w->n_errdocs[kind], w->errdocs[kind].len) != 0)
+        bi.b = &w->errdocs[kind];
+        if (store(w, key, &brecs, w->n_errdocs[kind],
+                  w->errdocs[kind].len) != 0)
             return -1;
         metrics_add(&st->m.error_records, w->n_errdocs[kind]);
         metrics_add(&st->m.error_objects, 1);

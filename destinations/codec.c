@@ -2,18 +2,29 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <snappy-c.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 /* Room asked of the output buffer before each deflate() call. */
 #define CODEC_CHUNK (64 * 1024)
+/* snappy-java's SnappyOutputStream default block size. */
+#define XERIAL_BLOCK (32 * 1024)
+/* Hadoop's SnappyCodec with io.compression.codec.snappy.buffersize at its
+ * default 256 KiB: BlockCompressorStream compresses at most
+ * bufferSize - (bufferSize / 6 + 32) raw bytes per block. */
+#define HADOOP_BUFFER (256 * 1024)
+#define HADOOP_BLOCK (HADOOP_BUFFER - (HADOOP_BUFFER / 6 + 32))
+#define ZIP_NAME_MAX 128
 
 struct codec;
 
-/* One compression format. 'write' is NULL for a format not built yet; its
- * name, extension and encoding are kept so the table is the one place that
- * knows them (spec §4.4). */
+/* One compression format: the table is the one place that knows its name,
+ * extension and Content-Encoding (spec §4.4). */
 struct codec_type {
     const char *name;               /* CompressionFormat spelling */
     const char *ext;
@@ -32,6 +43,16 @@ struct codec {
     struct err failed;      /* first error of this object, latched */
     int zinit;              /* zs needs deflateEnd() */
     z_stream zs;
+    /* Snappy formats: raw bytes waiting for a whole block (made once). */
+    unsigned char *block;
+    size_t block_len, block_cap;
+    int hadoop;             /* HADOOP_SNAPPY framing, not snappy-java's */
+    /* ZIP: the entry and what the trailer needs. */
+    char zip_name[ZIP_NAME_MAX];    /* "" = a random UUID per object */
+    char zip_entry[ZIP_NAME_MAX];   /* this object's */
+    uint32_t zip_crc;
+    uint64_t zip_emitted;   /* bytes of the archive written so far */
+    uint16_t zip_time, zip_date;
 };
 
 /* --- UNCOMPRESSED -------------------------------------------------- */
@@ -121,6 +142,293 @@ static void gz_release(struct codec *c)
     c->zinit = 0;
 }
 
+/* --- ZIP: one deflated entry, sizes in a data descriptor ---------------- */
+
+static void le16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void le32(unsigned char *p, uint32_t v)
+{
+    le16(p, v & 0xffff);
+    le16(p + 2, v >> 16);
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+void codec_uuid(const unsigned char r[16], char out[37])
+{
+    unsigned char b[16];
+    char hex[33];
+
+    memcpy(b, r, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    util_hex(b, sizeof(b), hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+int codec_set_entry_name(struct codec *c, const char *name, struct err *e)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    if (n >= sizeof(c->zip_name))
+        return err_set(e, ERR_INVAL, "ZIP entry name '%.40s...' is longer "
+                       "than %zu bytes", name, sizeof(c->zip_name) - 1);
+    if (n > 0)
+        memcpy(c->zip_name, name, n);
+    c->zip_name[n] = '\0';
+    return 0;
+}
+
+/* Append to the archive and count what the trailer's offsets need. */
+static int zip_emit(struct codec *c, const void *p, size_t n, struct err *e)
+{
+    if (buf_append(c->out, p, n, e) != 0)
+        return -1;
+    c->zip_emitted += n;
+    return 0;
+}
+
+static int zip_init(struct codec *c, struct err *e)
+{
+    /* Negative window bits: raw deflate, ZIP has its own framing. */
+    int rc = deflateInit2(&c->zs, c->level, Z_DEFLATED, -15, 8,
+                          Z_DEFAULT_STRATEGY);
+
+    if (rc != Z_OK)
+        return gz_error(c, rc, "init", e);
+    c->zinit = 1;
+    return 0;
+}
+
+/* Fields shared by the local header (from 'version needed' on) and the
+ * central directory entry: version, flags, method, time, date. */
+static void zip_common(const struct codec *c, unsigned char *p)
+{
+    le16(p, 20);                /* version needed: 2.0 (deflate) */
+    le16(p + 2, 0x0008);        /* bit 3: sizes and CRC follow the data */
+    le16(p + 4, 8);             /* deflate */
+    le16(p + 6, c->zip_time);
+    le16(p + 8, c->zip_date);
+}
+
+static int zip_begin(struct codec *c, struct err *e)
+{
+    unsigned char h[30], r[16];
+    size_t name_len;
+    struct tm tm;
+    time_t now = time(NULL);
+    int rc = deflateReset(&c->zs);
+
+    if (rc != Z_OK)
+        return gz_error(c, rc, "reset", e);
+    if (c->zip_name[0] != '\0') {
+        memcpy(c->zip_entry, c->zip_name, sizeof(c->zip_entry));
+    } else {
+        if (util_random(r, sizeof(r), e) != 0)
+            return -1;
+        codec_uuid(r, c->zip_entry);
+    }
+    name_len = strlen(c->zip_entry);
+    if (gmtime_r(&now, &tm) == NULL || tm.tm_year < 80)
+        memset(&tm, 0, sizeof(tm));
+    c->zip_time = (uint16_t)(tm.tm_hour << 11 | tm.tm_min << 5 |
+                             tm.tm_sec / 2);
+    c->zip_date = tm.tm_year < 80 ? 0x21 :
+        (uint16_t)((tm.tm_year - 80) << 9 | (tm.tm_mon + 1) << 5 |
+                   tm.tm_mday);
+    c->zip_crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    c->zip_emitted = 0;
+    memset(h, 0, sizeof(h));
+    le32(h, 0x04034b50);
+    zip_common(c, h + 4);
+    /* CRC and sizes stay 0 here: the data descriptor carries them. */
+    le16(h + 26, (unsigned)name_len);
+    if (zip_emit(c, h, sizeof(h), e) != 0 ||
+        zip_emit(c, c->zip_entry, name_len, e) != 0)
+        return -1;
+    return 0;
+}
+
+/* Deflate into the archive, counting the bytes produced. */
+static int zip_run(struct codec *c, const void *p, size_t n, int flush,
+                   struct err *e)
+{
+    size_t before = c->out->len;
+    int rc = gz_run(c, p, n, flush, e);
+
+    c->zip_emitted += c->out->len - before;
+    return rc;
+}
+
+static int zip_write(struct codec *c, const void *p, size_t n, struct err *e)
+{
+    const unsigned char *in = p;
+
+    for (size_t left = n; left > 0;) {
+        uInt k = left > UINT_MAX ? UINT_MAX : (uInt)left;
+        c->zip_crc = (uint32_t)crc32(c->zip_crc, in, k);
+        in += k;
+        left -= k;
+    }
+    return zip_run(c, p, n, Z_NO_FLUSH, e);
+}
+
+static int zip_end(struct codec *c, struct err *e)
+{
+    unsigned char dd[16], cd[46], eocd[22];
+    size_t name_len = strlen(c->zip_entry);
+    uint64_t csize, usize, cd_off, cd_len = sizeof(cd) + name_len;
+
+    if (zip_run(c, "", 0, Z_FINISH, e) != 0)
+        return -1;
+    csize = c->zs.total_out;
+    usize = c->zs.total_in;
+    /* Objects are at most 128 MiB before compression: ZIP64 is never
+     * needed, but say so rather than write a corrupt archive. */
+    if (usize > 0xfffffffeu || c->zip_emitted > 0xfffffffeu - 64 - cd_len)
+        return err_set(e, ERR_INVAL, "ZIP object of %llu bytes is above "
+                       "4 GiB: ZIP64 is not supported",
+                       (unsigned long long)usize);
+    le32(dd, 0x08074b50);
+    le32(dd + 4, c->zip_crc);
+    le32(dd + 8, (uint32_t)csize);
+    le32(dd + 12, (uint32_t)usize);
+    if (zip_emit(c, dd, sizeof(dd), e) != 0)
+        return -1;
+    cd_off = c->zip_emitted;
+    memset(cd, 0, sizeof(cd));
+    le32(cd, 0x02014b50);
+    le16(cd + 4, 3u << 8 | 20);     /* made by: Unix, 2.0 */
+    zip_common(c, cd + 6);
+    le32(cd + 16, c->zip_crc);
+    le32(cd + 20, (uint32_t)csize);
+    le32(cd + 24, (uint32_t)usize);
+    le16(cd + 28, (unsigned)name_len);
+    le32(cd + 38, (uint32_t)0100644 << 16);  /* -rw-r--r-- */
+    /* Local header offset 0: the archive has this one entry. */
+    if (zip_emit(c, cd, sizeof(cd), e) != 0 ||
+        zip_emit(c, c->zip_entry, name_len, e) != 0)
+        return -1;
+    memset(eocd, 0, sizeof(eocd));
+    le32(eocd, 0x06054b50);
+    le16(eocd + 8, 1);
+    le16(eocd + 10, 1);
+    le32(eocd + 12, (uint32_t)cd_len);
+    le32(eocd + 16, (uint32_t)cd_off);
+    return zip_emit(c, eocd, sizeof(eocd), e);
+}
+
+/* --- Snappy (snappy-java stream) and HADOOP_SNAPPY (Hadoop blocks) ------ */
+
+static int snappy_init(struct codec *c, struct err *e)
+{
+    c->hadoop = strcmp(c->type->name, "HADOOP_SNAPPY") == 0;
+    c->block_cap = c->hadoop ? HADOOP_BLOCK : XERIAL_BLOCK;
+    c->block = malloc(c->block_cap);
+    if (c->block == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory for a %s block of %zu "
+                       "bytes", c->type->name, c->block_cap);
+    return 0;
+}
+
+static int snappy_begin(struct codec *c, struct err *e)
+{
+    /* snappy-java's header: magic, then version and minimum compatible
+     * version as big-endian int32 (SnappyCodec.java: both 1). */
+    static const unsigned char xerial_header[16] = {
+        0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1,
+    };
+
+    c->block_len = 0;
+    if (c->hadoop)
+        return 0;
+    return buf_append(c->out, xerial_header, sizeof(xerial_header), e);
+}
+
+/* Compress one block: [BE u32 compressed length][data] for snappy-java;
+ * [BE u32 raw length][BE u32 compressed length][data] for Hadoop. */
+static int snappy_block(struct codec *c, const void *p, size_t n,
+                        struct err *e)
+{
+    size_t hdr = c->hadoop ? 8 : 4;
+    size_t max = snappy_max_compressed_length(n), clen = max;
+    unsigned char *dst;
+    snappy_status st;
+
+    if (buf_reserve(c->out, hdr + max, e) != 0)
+        return -1;
+    dst = c->out->p + c->out->len;
+    st = snappy_compress(p, n, (char *)dst + hdr, &clen);
+    if (st != SNAPPY_OK)
+        return err_set(e, ERR_IO, "snappy_compress of a %zu-byte block "
+                       "failed (status %d)", n, (int)st);
+    if (c->hadoop) {
+        be32(dst, (uint32_t)n);
+        be32(dst + 4, (uint32_t)clen);
+    } else {
+        be32(dst, (uint32_t)clen);
+    }
+    c->out->len += hdr + clen;
+    return 0;
+}
+
+static int snappy_write(struct codec *c, const void *p, size_t n,
+                        struct err *e)
+{
+    const unsigned char *in = p;
+
+    while (n > 0) {
+        size_t k;
+
+        /* Whole blocks straight from the input, without a copy. */
+        if (c->block_len == 0 && n >= c->block_cap) {
+            if (snappy_block(c, in, c->block_cap, e) != 0)
+                return -1;
+            in += c->block_cap;
+            n -= c->block_cap;
+            continue;
+        }
+        k = c->block_cap - c->block_len;
+        if (k > n)
+            k = n;
+        memcpy(c->block + c->block_len, in, k);
+        c->block_len += k;
+        in += k;
+        n -= k;
+        if (c->block_len == c->block_cap) {
+            if (snappy_block(c, c->block, c->block_len, e) != 0)
+                return -1;
+            c->block_len = 0;
+        }
+    }
+    return 0;
+}
+
+static int snappy_end(struct codec *c, struct err *e)
+{
+    if (c->block_len > 0 && snappy_block(c, c->block, c->block_len, e) != 0)
+        return -1;
+    c->block_len = 0;
+    return 0;
+}
+
+static void snappy_release(struct codec *c)
+{
+    free(c->block);
+    c->block = NULL;
+}
+
 /* --- the table, indexed by enum cfg_compression ------------------------ */
 
 static const struct codec_type codec_types[] = {
@@ -130,11 +438,14 @@ static const struct codec_type codec_types[] = {
                                 gz_init, gz_begin, gz_write, gz_end,
                                 gz_release },
     [CFG_COMP_ZIP]          = { "ZIP", ".zip", "zip",
-                                NULL, NULL, NULL, NULL, NULL },
+                                zip_init, zip_begin, zip_write, zip_end,
+                                gz_release },
     [CFG_COMP_SNAPPY]       = { "Snappy", ".snappy", "snappy-java",
-                                NULL, NULL, NULL, NULL, NULL },
+                                snappy_init, snappy_begin, snappy_write,
+                                snappy_end, snappy_release },
     [CFG_COMP_HADOOP_SNAPPY] = { "HADOOP_SNAPPY", ".snappy", "hadoop-snappy",
-                                 NULL, NULL, NULL, NULL, NULL },
+                                 snappy_init, snappy_begin, snappy_write,
+                                 snappy_end, snappy_release },
 };
 
 struct codec *codec_new(enum cfg_compression fmt, int level, struct err *e)
@@ -147,11 +458,6 @@ struct codec *codec_new(enum cfg_compression fmt, int level, struct err *e)
         return NULL;
     }
     t = &codec_types[fmt];
-    if (t->write == NULL) {
-        err_set(e, ERR_INVAL, "CompressionFormat %s is not supported yet "
-                "(only UNCOMPRESSED and GZIP)", t->name);
-        return NULL;
-    }
     if (level < -1 || level > 9) {
         err_set(e, ERR_INVAL, "compression level %d is out of range "
                 "(-1 for the default, 0-9)", level);
