@@ -10,8 +10,10 @@ CONFIG  ?= config/local.json
 
 PKGS_BUILD = build-essential pkg-config zlib1g-dev libssl-dev \
              libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
-             liblua5.4-dev libsnappy-dev libcmocka-dev
-PKGS_TEST  = awscli python3 curl ca-certificates procps
+             liblua5.4-dev lua-cjson libsnappy-dev libcmocka-dev
+PKGS_TEST  = awscli python3 python3-snappy unzip curl ca-certificates procps \
+             chromium python3-prometheus-client \
+             openssl clang libclang-rt-14-dev
 # node and npm come from tests/integration/peers-install.sh: Debian's, unless
 # a node with its own npm (NodeSource's, which conflicts with Debian's npm)
 # is there already.
@@ -26,25 +28,32 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD   := $(BUILD)-san
 endif
-LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -pthread
+LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
+           -llua5.4 -pthread
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/stream.c \
+           delivery/auth.c delivery/connguard.c \
+           delivery/prom.c delivery/metrics.c delivery/dash.c \
            config/cfg.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
-           destinations/local.c destinations/s3.c
+           destinations/local.c destinations/s3.c destinations/sink.c \
+           destinations/http.c destinations/opensearch.c \
+           transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c
 MAIN_SRC = delivery/main.c
-UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc
+UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
+             auth connguard http_dest opensearch xform
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all run test unit integration bench deps deps-test clean valgrind
+.PHONY: all run test unit integration bench deps deps-test clean valgrind \
+        fuzz
 
 all: firehosed
 
@@ -55,17 +64,43 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The dashboard page is compiled into the binary (see delivery/dash.c):
+# each line of the HTML becomes a C string literal.
+$(BUILD)/gen/dashboard.html.inc: delivery/dashboard.html
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
+	    -e 's/^/"/' -e 's/$$/\\n"/' $< >$@.tmp && mv $@.tmp $@
+$(BUILD)/delivery/dash.o: $(BUILD)/gen/dashboard.html.inc
+$(BUILD)/delivery/dash.o: CFLAGS += -I$(BUILD)/gen
+# The Lua 5.4 host (Debian keeps the headers out of the default path).
+$(BUILD)/transforms/%.o: CFLAGS += -I/usr/include/lua5.4
+
 # Each unit test links its module and what that module needs, nothing else.
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = config/cfg.c destinations/keys.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
 TEST_sigv4_SRC   = delivery/sigv4.c
+TEST_connguard_SRC = delivery/connguard.c
+TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c config/cfg.c \
+                   destinations/keys.c
 TEST_awscred_SRC = delivery/awscred.c
 TEST_keys_SRC    = destinations/keys.c
 TEST_codec_SRC   = destinations/codec.c
+TEST_sink_SRC    = destinations/sink.c destinations/codec.c \
+                   tests/fakes/fake_dest.c
+TEST_s3_SRC      = destinations/s3.c delivery/httpc.c delivery/sigv4.c \
+                   delivery/awscred.c
 TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_errdoc_SRC  = delivery/errdoc.c
+TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
+                   transforms/xform_lib.c delivery/errdoc.c
+TEST_http_dest_SRC = destinations/http.c delivery/httpc.c config/cfg.c \
+                   destinations/keys.c tests/fakes/fake_httpd.c
+TEST_opensearch_SRC = destinations/opensearch.c delivery/httpc.c \
+                   delivery/sigv4.c delivery/awscred.c config/cfg.c \
+                   destinations/keys.c tests/fakes/fake_httpd.c
+TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 
 .SECONDARY:
@@ -75,8 +110,41 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# libFuzzer targets (clang), never part of make test:
+#   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="jscan auth"]
+FUZZ_TARGETS ?= jscan cfg auth spool
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined \
+                $(filter-out -O2 -g -MMD -MP,$(CFLAGS))
+FUZZ_jscan_SRC = delivery/jscan.c
+FUZZ_cfg_SRC   = config/cfg.c destinations/keys.c
+FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
+FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(sort $(BASE_SRC) $$(FUZZ_$$*_SRC))
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 $(BUILD)/loadgen: $(BUILD)/tests/bench/loadgen.o
 	$(CC) $(LDFLAGS) -o $@ $^ -pthread -lz
+
+XFORM_BENCH_SRC = tests/bench/xform_bench.c transforms/xform.c \
+                  transforms/xform_vm.c transforms/xform_lib.c \
+                  delivery/errdoc.c $(BASE_SRC)
+$(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
+                 destinations/http.c destinations/opensearch.c \
+                 delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
+                 config/cfg.c destinations/keys.c $(BASE_SRC)
+$(BUILD)/dest_bench: $(DEST_BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Install what is missing (Debian 12, as root). Quiet when all is there.
 deps:
@@ -100,17 +168,19 @@ integration: firehosed
 test: deps-test
 	$(MAKE) all unit
 	$(MAKE) SANITIZE=address,undefined unit
+	$(MAKE) fuzz FUZZ_SECONDS=3
 	$(MAKE) integration
 
 valgrind: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do \
 	  valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
-bench: deps-test firehosed $(BUILD)/loadgen
+bench: deps-test firehosed $(BUILD)/loadgen $(BUILD)/xform_bench \
+       $(BUILD)/dest_bench
 	@bash tests/bench/run.sh $(BUILD)/loadgen
 
 clean:
-	rm -rf build build-san firehosed
+	rm -rf build build-san build-fuzz firehosed
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
          $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%.d)

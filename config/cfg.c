@@ -270,6 +270,44 @@ static int check_region(json_t *v, char *why, size_t n)
     return -1;
 }
 
+static int check_key_id(json_t *v, char *why, size_t n)
+{
+    if (all_in(json_string_value(v), ""))
+        return 0;
+    snprintf(why, n, "\"%s\" may only contain A-Z a-z 0-9",
+             json_string_value(v));
+    return -1;
+}
+
+static int check_sse(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if (strcmp(s, "AES256") == 0 || strcmp(s, "aws:kms") == 0)
+        return 0;
+    snprintf(why, n, "\"%s\" is not AES256 or aws:kms", s);
+    return -1;
+}
+
+static int check_storage_class(json_t *v, char *why, size_t n)
+{
+    static const char *const ok[] = {
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+        "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR",
+        "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE",
+    };
+    const char *s = json_string_value(v);
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strcmp(s, ok[i]) == 0)
+            return 0;
+    snprintf(why, n, "\"%s\" is not an S3 storage class (STANDARD, "
+             "REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, "
+             "INTELLIGENT_TIERING, GLACIER, DEEP_ARCHIVE, GLACIER_IR, "
+             "OUTPOSTS, SNOW, EXPRESS_ONEZONE)", s);
+    return -1;
+}
+
 static int check_url(json_t *v, char *why, size_t n)
 {
     const char *s = json_string_value(v);
@@ -279,6 +317,109 @@ static int check_url(json_t *v, char *why, size_t n)
         return 0;
     snprintf(why, n, "\"%s\" must start with http:// or https://", s);
     return -1;
+}
+
+/* arn:.*:es:[a-zA-Z0-9\-]+:\d{12}:domain/[a-z][-0-9a-z]{2,27} */
+static int check_domain_arn(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v), *p = strstr(s, ":es:"), *q;
+    size_t len;
+
+    if (strncmp(s, "arn:", 4) != 0 || p == NULL)
+        goto bad;
+    p += 4;
+    q = strchr(p, ':');
+    if (q == NULL || q == p || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        != (size_t)(q - p))
+        goto bad;
+    p = q + 1;
+    if (strlen(p) <= 20 || !all_digits(p, 12) ||
+        strncmp(p + 12, ":domain/", 8) != 0)
+        goto bad;
+    p += 20;
+    len = strlen(p);
+    if (len >= 3 && len <= 28 && p[0] >= 'a' && p[0] <= 'z' &&
+        strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-") == len)
+        return 0;
+bad:
+    snprintf(why, n, "\"%s\" is not an OpenSearch domain ARN "
+             "(arn:aws:es:us-east-1:123456789012:domain/name)", s);
+    return -1;
+}
+
+/* OpenSearch's rules for index names, checked here so that a bad name is
+ * a config error instead of every document failing. */
+static int check_index_name(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+        strchr("-_+", s[0]) != NULL) {
+        snprintf(why, n, "\"%s\": an index name can't be . or .. or start "
+                 "with - _ +", s);
+        return -1;
+    }
+    for (; *s != '\0'; s++) {
+        if ((*s >= 'A' && *s <= 'Z') || strchr("\\/*?\"<>| ,#:", *s)) {
+            snprintf(why, n, "\"%s\": an index name is lowercase, without "
+                     "\\ / * ? \" < > | , # : or spaces",
+                     json_string_value(v));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sent as a header value: one line. */
+static int check_header_value(json_t *v, char *why, size_t n)
+{
+    if (strpbrk(json_string_value(v), "\r\n") == NULL)
+        return 0;
+    snprintf(why, n, "must not contain a line break (it is sent as an HTTP "
+             "header)");
+    return -1;
+}
+
+static int check_user_name(json_t *v, char *why, size_t n)
+{
+    if (strchr(json_string_value(v), ':') == NULL)
+        return 0;
+    snprintf(why, n, "a basic-auth user name can't contain ':'");
+    return -1;
+}
+
+/* Whether an http(s) URL names this machine: 127.0.0.0/8, localhost or
+ * [::1]. */
+static int url_is_loopback(const char *url)
+{
+    const char *h = strstr(url, "://");
+    size_t n;
+
+    if (h == NULL)
+        return 0;
+    h += 3;
+    if (strncmp(h, "[::1]", 5) == 0)
+        return 1;
+    n = strcspn(h, ":/?#");
+    return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+           (n >= 4 && strncmp(h, "127.", 4) == 0 &&
+            strspn(h, "0123456789.") == n);
+}
+
+/* Firehose takes https:// only. Plain http:// is fine to this machine, and
+ * elsewhere only when the config says AllowHttp. */
+static void check_scheme(struct cfg_walk *w, const char *path,
+                         const char *key, const char *url, int allow_http)
+{
+    char sub[CFG_PATH_MAX];
+
+    if (url == NULL || strncmp(url, "https://", 8) == 0 || allow_http ||
+        url_is_loopback(url))
+        return;
+    child_path(sub, path, key);
+    add_err(w, sub, "plain http:// is only accepted to 127.0.0.1, localhost "
+            "or [::1]; use https:// or set \"AllowHttp\": true");
 }
 
 /* "host:port" or "[v6]:port" -> host (without brackets) and port. */
@@ -822,10 +963,84 @@ static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
             add_err(w, path, "BufferingHints.IntervalInSeconds can't be 0 "
                     "when dynamic partitioning is enabled");
     }
+    if (s3->kms_key_arn != NULL && s3->sse != NULL &&
+        strcmp(s3->sse, "aws:kms") != 0)
+        add_err(w, path, "ServerSideEncryption %s conflicts with "
+                "EncryptionConfiguration.KMSEncryptionConfig (SSE-KMS): "
+                "give one of them", s3->sse);
     if (keys_validate(s3->prefix ? s3->prefix : "",
                       s3->error_prefix ? s3->error_prefix : "",
                       s3->dynamic_partitioning, &e) != 0)
         add_err(w, path, "%s", e.msg);
+}
+
+/* RequestConfiguration: attribute names are keys of one JSON object. */
+static void request_finish(struct cfg_walk *w, const char *path,
+                           json_t *obj, void *dst)
+{
+    struct cfg_http *h = dst;
+    char sub[CFG_PATH_MAX];
+    size_t i, j;
+
+    if (h == NULL || obj == NULL)
+        return;
+    for (i = 0; i < h->n_attrs; i++) {
+        const char *a = h->attrs[i].name;
+
+        if (a == NULL)
+            continue;
+        snprintf(sub, sizeof(sub), "%s.CommonAttributes[%zu].AttributeName",
+                 path, i);
+        if (strspn(a, " \t\r\n") == strlen(a))
+            add_err(w, sub, "must not be blank");
+        for (j = 0; j < i; j++)
+            if (h->attrs[j].name != NULL && strcmp(h->attrs[j].name, a) == 0) {
+                add_err(w, sub, "\"%s\" is already the name of "
+                        "CommonAttributes[%zu]", a, j);
+                break;
+            }
+    }
+}
+
+/* HTTP endpoint and OpenSearch streams deliver records, not objects: the
+ * core still reads buffering and processing from st->s3. */
+static void http_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                        void *dst)
+{
+    struct cfg_stream *st = dst;
+    char sub[CFG_PATH_MAX];
+
+    if (st == NULL || obj == NULL)
+        return;
+    child_path(sub, path, "EndpointConfiguration");
+    check_scheme(w, sub, "Url", st->http.url, st->http.allow_http);
+    st->s3.compression = CFG_COMP_UNCOMPRESSED;
+}
+
+static void os_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                      void *dst)
+{
+    struct cfg_stream *st = dst;
+
+    if (st == NULL || obj == NULL)
+        return;
+    if ((json_object_get(obj, "ClusterEndpoint") == NULL) ==
+        (json_object_get(obj, "DomainARN") == NULL))
+        add_err(w, path, "give exactly one of ClusterEndpoint "
+                "(https://host:port) and DomainARN");
+    check_scheme(w, path, "ClusterEndpoint", st->os.cluster_endpoint,
+                 st->os.allow_http);
+    st->s3.compression = CFG_COMP_UNCOMPRESSED;
+}
+
+static void es_finish(struct cfg_walk *w, const char *path, json_t *obj,
+                      void *dst)
+{
+    struct cfg_stream *st = dst;
+
+    os_finish(w, path, obj, dst);
+    if (st != NULL && obj != NULL)
+        st->os.elasticsearch = 1;
 }
 
 /* The destination keys of a stream, and what each becomes. */
@@ -836,9 +1051,9 @@ static const struct {
     { "LocalDirectoryDestinationConfiguration", CFG_DEST_LOCAL },
     { "ExtendedS3DestinationConfiguration", CFG_DEST_S3 },
     { "S3DestinationConfiguration", CFG_DEST_S3 },
-    { "HttpEndpointDestinationConfiguration", CFG_DEST_S3 },
-    { "AmazonopensearchserviceDestinationConfiguration", CFG_DEST_S3 },
-    { "ElasticsearchDestinationConfiguration", CFG_DEST_S3 },
+    { "HttpEndpointDestinationConfiguration", CFG_DEST_HTTP },
+    { "AmazonopensearchserviceDestinationConfiguration", CFG_DEST_OPENSEARCH },
+    { "ElasticsearchDestinationConfiguration", CFG_DEST_OPENSEARCH },
 };
 
 static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
@@ -869,6 +1084,35 @@ static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
         set_str(w, path, &st->s3.custom_time_zone, "");
 }
 
+/* Service.Credentials, CredentialsFile and AllowUnauthenticated agree. */
+static void auth_finish(struct cfg_walk *w, const char *path,
+                        const struct cfg_service *sv)
+{
+    char sub[CFG_PATH_MAX];
+    size_t i, j;
+
+    if (sv->n_credentials > 0 && sv->credentials_file != NULL)
+        add_err(w, path, "give Credentials or CredentialsFile, not both");
+    if (sv->allow_unauthenticated &&
+        (sv->n_credentials > 0 || sv->credentials_file != NULL))
+        add_err(w, path, "AllowUnauthenticated can't be true when "
+                "Credentials or CredentialsFile are configured: signed "
+                "requests are then required");
+    for (i = 1; i < sv->n_credentials; i++) {
+        for (j = 0; j < i; j++) {
+            if (sv->credentials[i].access_key_id == NULL ||
+                sv->credentials[j].access_key_id == NULL ||
+                strcmp(sv->credentials[i].access_key_id,
+                       sv->credentials[j].access_key_id) != 0)
+                continue;
+            child_path(sub, path, "Credentials");
+            add_err(w, sub, "AccessKeyId \"%s\" is given twice (entries "
+                    "%zu and %zu)", sv->credentials[i].access_key_id, j, i);
+            break;
+        }
+    }
+}
+
 static void service_finish(struct cfg_walk *w, const char *path, json_t *obj,
                            void *dst)
 {
@@ -887,6 +1131,33 @@ static void service_finish(struct cfg_walk *w, const char *path, json_t *obj,
             set_str(w, path, &sv->region, r);
     if (sv->region == NULL)
         set_str(w, path, &sv->region, "us-east-1");
+    if (sv->s3_part_size > sv->s3_multipart_threshold)
+        add_err(w, path, "S3MultipartPartSizeBytes %llu is above "
+                "S3MultipartThresholdBytes %llu: lower the part size or "
+                "raise the threshold",
+                (unsigned long long)sv->s3_part_size,
+                (unsigned long long)sv->s3_multipart_threshold);
+    auth_finish(w, path, sv);
+}
+
+/* A DomainARN is resolved through Service.Endpoints.OpenSearch. */
+static void domain_finish(struct cfg_walk *w, const struct cfg *c)
+{
+    char sub[CFG_PATH_MAX];
+    size_t i;
+
+    for (i = 0; i < c->n_streams; i++) {
+        if (c->streams[i].dest_kind != CFG_DEST_OPENSEARCH ||
+            c->streams[i].os.domain_arn == NULL ||
+            c->service.endpoint_opensearch != NULL)
+            continue;
+        snprintf(sub, sizeof(sub), "DeliveryStreams[%zu].%s.DomainARN", i,
+                 c->streams[i].os.elasticsearch
+                 ? "ElasticsearchDestinationConfiguration"
+                 : "AmazonopensearchserviceDestinationConfiguration");
+        add_err(w, sub, "a DomainARN needs Service.Endpoints.OpenSearch "
+                "(the domain's URL), or give ClusterEndpoint instead");
+    }
 }
 
 static void root_finish(struct cfg_walk *w, const char *path, json_t *obj,
@@ -898,6 +1169,7 @@ static void root_finish(struct cfg_walk *w, const char *path, json_t *obj,
 
     (void)path;
     (void)obj;
+    domain_finish(w, c);
     for (i = 1; i < c->n_streams; i++) {
         if (c->streams[i].name == NULL)
             continue;
@@ -919,12 +1191,9 @@ static void root_finish(struct cfg_walk *w, const char *path, json_t *obj,
 static const struct cfg_enum compression_enum[] = {
     { "UNCOMPRESSED", CFG_COMP_UNCOMPRESSED, NULL },
     { "GZIP", CFG_COMP_GZIP, NULL },
-    { "ZIP", CFG_COMP_ZIP, "CompressionFormat ZIP is not supported yet "
-      "(only UNCOMPRESSED and GZIP)" },
-    { "Snappy", CFG_COMP_SNAPPY, "CompressionFormat Snappy is not supported "
-      "yet (only UNCOMPRESSED and GZIP)" },
-    { "HADOOP_SNAPPY", CFG_COMP_HADOOP_SNAPPY, "CompressionFormat "
-      "HADOOP_SNAPPY is not supported yet (only UNCOMPRESSED and GZIP)" },
+    { "ZIP", CFG_COMP_ZIP, NULL },
+    { "Snappy", CFG_COMP_SNAPPY, NULL },
+    { "HADOOP_SNAPPY", CFG_COMP_HADOOP_SNAPPY, NULL },
     { 0 }
 };
 
@@ -993,7 +1262,7 @@ static const struct cfg_field kms_fields[] = {
 static const struct cfg_shape kms_shape = { kms_fields, 0, NULL };
 
 static const struct cfg_field encryption_fields[] = {
-    { .name = "NoEncryptionConfig", .type = CFG_ENUM,
+    { .name = "NoEncryptionConfig", .type = CFG_ENUM, .flags = CFG_NOSTORE,
       .sub = no_encryption_enum },
     { .name = "KMSEncryptionConfig", .type = CFG_OBJ, .sub = &kms_shape },
     { 0 }
@@ -1013,7 +1282,8 @@ static const struct cfg_shape processing_shape = {
 };
 
 static const struct cfg_field retry_fields[] = {
-    { .name = "DurationInSeconds", .type = CFG_INT, .min = 0, .max = 7200 },
+    { .name = "DurationInSeconds", .type = CFG_INT, .min = 0, .max = 7200,
+      .def = "300", .help = "0-7200" },
     { 0 }
 };
 static const struct cfg_shape retry_shape = { retry_fields, 0, NULL };
@@ -1042,7 +1312,8 @@ static const struct cfg_shape partitioning_shape = {
 #define FIELD_COMPRESSION \
     { .name = "CompressionFormat", .type = CFG_ENUM, \
       .offset = S3F(compression), .sub = compression_enum, \
-      .def = "UNCOMPRESSED", .help = "UNCOMPRESSED or GZIP" }
+      .def = "UNCOMPRESSED", \
+      .help = "UNCOMPRESSED, GZIP, ZIP, Snappy or HADOOP_SNAPPY" }
 #define FIELD_CWLOG \
     { .name = "CloudWatchLoggingOptions", .type = CFG_OBJ, \
       .flags = CFG_NOSTORE, .sub = &cwlog_shape }
@@ -1071,7 +1342,14 @@ static const struct cfg_shape partitioning_shape = {
       .check = check_bucket_arn, .help = "arn:aws:s3:::bucket-name" }
 #define FIELD_ENCRYPTION \
     { .name = "EncryptionConfiguration", .type = CFG_OBJ, \
-      .flags = CFG_NOSTORE, .sub = &encryption_shape }
+      .offset = S3F(kms_key_arn), .sub = &encryption_shape }
+/* Ours, beside Firehose's EncryptionConfiguration (S3 only). */
+#define FIELD_S3_EXTRAS \
+    { .name = "ServerSideEncryption", .type = CFG_STR, .offset = S3F(sse), \
+      .check = check_sse, .help = "AES256 or aws:kms" }, \
+    { .name = "StorageClass", .type = CFG_STR, \
+      .offset = S3F(storage_class), .check = check_storage_class, \
+      .help = "STANDARD, STANDARD_IA, INTELLIGENT_TIERING, ..." }
 
 /* S3DestinationConfiguration: the legacy destination, and the shape of
  * S3BackupConfiguration. */
@@ -1085,6 +1363,7 @@ static const struct cfg_shape s3_shape = { s3_fields, 0, dest_finish };
 static const struct cfg_field ext_s3_fields[] = {
     FIELD_ROLE, FIELD_BUCKET, FIELD_PREFIXES, FIELD_BUFFERING,
     FIELD_COMPRESSION, FIELD_ENCRYPTION, FIELD_CWLOG, FIELD_EXTRAS,
+    FIELD_S3_EXTRAS,
     { .name = "S3BackupConfiguration", .type = CFG_OBJ,
       .flags = CFG_NOSTORE, .sub = &s3_shape },
     { 0 }
@@ -1105,6 +1384,228 @@ static const struct cfg_shape local_shape = { local_fields, 0, dest_finish };
 
 #define STF(m) offsetof(struct cfg_stream, m)
 
+static const struct cfg_field http_buffering_fields[] = {
+    { .name = "SizeInMBs", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, size_mb),
+      .min = 1, .max = 64, .def = "5", .help = "1-64" },
+    { .name = "IntervalInSeconds", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, interval_s),
+      .min = 0, .max = 900, .def = "300", .help = "0-900" },
+    { 0 }
+};
+static const struct cfg_shape http_buffering_shape = {
+    http_buffering_fields, 0, buffering_finish
+};
+
+static const struct cfg_field os_buffering_fields[] = {
+    { .name = "SizeInMBs", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, size_mb),
+      .min = 1, .max = 100, .def = "5", .help = "1-100" },
+    { .name = "IntervalInSeconds", .type = CFG_INT,
+      .offset = offsetof(struct cfg_buffering, interval_s),
+      .min = 0, .max = 900, .def = "300", .help = "0-900" },
+    { 0 }
+};
+static const struct cfg_shape os_buffering_shape = {
+    os_buffering_fields, 0, buffering_finish
+};
+
+static const struct cfg_enum content_encoding_enum[] = {
+    { "NONE", 0, NULL },
+    { "GZIP", 1, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum http_backup_enum[] = {
+    { "FailedDataOnly", 0, NULL },
+    { "AllData", 1, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum os_backup_enum[] = {
+    { "FailedDocumentsOnly", 0, NULL },
+    { "AllDocuments", 1, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum rotation_enum[] = {
+    { "NoRotation", CFG_ROT_NONE, NULL },
+    { "OneHour", CFG_ROT_HOUR, NULL },
+    { "OneDay", CFG_ROT_DAY, NULL },
+    { "OneWeek", CFG_ROT_WEEK, NULL },
+    { "OneMonth", CFG_ROT_MONTH, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum week_rule_enum[] = {
+    { "US", 0, NULL },
+    { "ISO", 1, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum doc_id_enum[] = {
+    { "FIREHOSE_DEFAULT", 0, NULL },
+    { "NO_DOCUMENT_ID", 1, NULL },
+    { 0 }
+};
+
+#define HTF(m) offsetof(struct cfg_http, m)
+
+static const struct cfg_field endpoint_fields[] = {
+    { .name = "Url", .type = CFG_STR, .offset = HTF(url), .min = 1,
+      .max = 1000, .flags = CFG_REQUIRED, .check = check_url,
+      .help = "https://host/path" },
+    { .name = "Name", .type = CFG_STR, .offset = HTF(name), .min = 1,
+      .max = 256 },
+    { .name = "AccessKey", .type = CFG_STR, .offset = HTF(access_key),
+      .max = 4096, .check = check_header_value },
+    { 0 }
+};
+static const struct cfg_shape endpoint_shape = { endpoint_fields, 0, NULL };
+
+static const struct cfg_field attr_fields[] = {
+    { .name = "AttributeName", .type = CFG_STR,
+      .offset = offsetof(struct cfg_http_attr, name), .min = 1, .max = 256,
+      .flags = CFG_REQUIRED, .help = "1-256 characters" },
+    { .name = "AttributeValue", .type = CFG_STR,
+      .offset = offsetof(struct cfg_http_attr, value), .max = 1024,
+      .flags = CFG_REQUIRED, .help = "0-1024 characters" },
+    { 0 }
+};
+static const struct cfg_shape attr_shape = {
+    attr_fields, sizeof(struct cfg_http_attr), NULL
+};
+
+static const struct cfg_field request_fields[] = {
+    { .name = "ContentEncoding", .type = CFG_ENUM, .offset = HTF(gzip),
+      .sub = content_encoding_enum, .def = "NONE", .help = "NONE or GZIP" },
+    { .name = "CommonAttributes", .type = CFG_LIST, .offset = HTF(attrs),
+      .sub = &attr_shape, .min = 0, .max = 50,
+      .count_offset = HTF(n_attrs),
+      .help = "[{\"AttributeName\", \"AttributeValue\"}], 0-50" },
+    { 0 }
+};
+static const struct cfg_shape request_shape = {
+    request_fields, 0, request_finish
+};
+
+/* Walked with the whole struct cfg_stream as its destination: buffering
+ * and processing go to st->s3 for the core, S3Configuration to
+ * st->backup. */
+static const struct cfg_field http_fields[] = {
+    { .name = "EndpointConfiguration", .type = CFG_OBJ, .offset = STF(http),
+      .sub = &endpoint_shape, .flags = CFG_REQUIRED,
+      .help = "{\"Url\": \"https://...\"}" },
+    { .name = "RequestConfiguration", .type = CFG_OBJ, .offset = STF(http),
+      .sub = &request_shape },
+    { .name = "BufferingHints", .type = CFG_OBJ, .offset = STF(s3.buffering),
+      .sub = &http_buffering_shape },
+    { .name = "RetryOptions", .type = CFG_OBJ, .offset = STF(retry_s),
+      .sub = &retry_shape },
+    { .name = "S3BackupMode", .type = CFG_ENUM, .offset = STF(backup_all),
+      .sub = http_backup_enum, .def = "FailedDataOnly",
+      .help = "FailedDataOnly or AllData" },
+    { .name = "S3Configuration", .type = CFG_OBJ, .offset = STF(backup),
+      .sub = &s3_shape, .flags = CFG_REQUIRED,
+      .help = "the S3DestinationConfiguration shape: the backup bucket" },
+    { .name = "ProcessingConfiguration", .type = CFG_OBJ,
+      .offset = STF(s3.processing), .sub = &processing_shape },
+    { .name = "CloudWatchLoggingOptions", .type = CFG_OBJ,
+      .flags = CFG_NOSTORE, .sub = &cwlog_shape },
+    { .name = "RoleARN", .type = CFG_STR, .offset = STF(http.role_arn),
+      .min = 1, .max = 512, .check = check_role_arn },
+    { .name = "SecretsManagerConfiguration", .type = CFG_UNSUPPORTED },
+    { .name = "RequestTimeoutInSeconds", .type = CFG_INT,
+      .offset = STF(http.timeout_s), .min = 1, .max = 3600, .def = "180",
+      .help = "1-3600" },
+    { .name = "AllowHttp", .type = CFG_BOOL, .offset = STF(http.allow_http),
+      .def = "false" },
+    { 0 }
+};
+static const struct cfg_shape http_shape = { http_fields, 0, http_finish };
+
+#define OSF(m) offsetof(struct cfg_opensearch, m)
+
+static const struct cfg_field doc_id_fields[] = {
+    { .name = "DefaultDocumentIdFormat", .type = CFG_ENUM,
+      .offset = OSF(no_document_id), .sub = doc_id_enum,
+      .flags = CFG_REQUIRED, .help = "FIREHOSE_DEFAULT or NO_DOCUMENT_ID" },
+    { 0 }
+};
+static const struct cfg_shape doc_id_shape = { doc_id_fields, 0, NULL };
+
+static const struct cfg_field basic_auth_fields[] = {
+    { .name = "Username", .type = CFG_STR, .offset = OSF(basic_user),
+      .min = 1, .max = 256, .flags = CFG_REQUIRED, .check = check_user_name,
+      .help = "1-256 characters, no ':'" },
+    { .name = "Password", .type = CFG_STR, .offset = OSF(basic_password),
+      .max = 4096, .flags = CFG_REQUIRED, .help = "0-4096 characters" },
+    { 0 }
+};
+static const struct cfg_shape basic_auth_shape = {
+    basic_auth_fields, 0, NULL
+};
+
+static const struct cfg_field vpc_fields[] = {
+    { .name = "SubnetIds", .type = CFG_ARRAY },
+    { .name = "SecurityGroupIds", .type = CFG_ARRAY },
+    { .name = "RoleARN", .type = CFG_STR, .min = 1, .max = 512,
+      .check = check_role_arn },
+    { 0 }
+};
+static const struct cfg_shape vpc_shape = { vpc_fields, 0, NULL };
+
+/* Both OpenSearch shapes (same members); walked with the whole stream as
+ * destination, like http_fields. */
+static const struct cfg_field os_fields[] = {
+    { .name = "RoleARN", .type = CFG_STR, .offset = STF(os.role_arn),
+      .min = 1, .max = 512, .check = check_role_arn },
+    { .name = "ClusterEndpoint", .type = CFG_STR,
+      .offset = STF(os.cluster_endpoint), .min = 1, .max = 512,
+      .check = check_url, .help = "https://host:port" },
+    { .name = "DomainARN", .type = CFG_STR, .offset = STF(os.domain_arn),
+      .min = 1, .max = 512, .check = check_domain_arn },
+    { .name = "IndexName", .type = CFG_STR, .offset = STF(os.index_name),
+      .min = 1, .max = 80, .flags = CFG_REQUIRED, .check = check_index_name,
+      .help = "1-80 characters, lowercase" },
+    { .name = "TypeName", .type = CFG_STR, .offset = STF(os.type_name),
+      .max = 100, .def = "" },
+    { .name = "IndexRotationPeriod", .type = CFG_ENUM,
+      .offset = STF(os.rotation), .sub = rotation_enum, .def = "OneDay",
+      .help = "NoRotation, OneHour, OneDay, OneWeek or OneMonth" },
+    { .name = "IndexRotationWeekRule", .type = CFG_ENUM,
+      .offset = STF(os.week_iso), .sub = week_rule_enum, .def = "US",
+      .help = "US or ISO" },
+    { .name = "BufferingHints", .type = CFG_OBJ, .offset = STF(s3.buffering),
+      .sub = &os_buffering_shape },
+    { .name = "RetryOptions", .type = CFG_OBJ, .offset = STF(retry_s),
+      .sub = &retry_shape },
+    { .name = "S3BackupMode", .type = CFG_ENUM, .offset = STF(backup_all),
+      .sub = os_backup_enum, .def = "FailedDocumentsOnly",
+      .help = "FailedDocumentsOnly or AllDocuments" },
+    { .name = "S3Configuration", .type = CFG_OBJ, .offset = STF(backup),
+      .sub = &s3_shape, .flags = CFG_REQUIRED,
+      .help = "the S3DestinationConfiguration shape: the backup bucket" },
+    { .name = "DocumentIdOptions", .type = CFG_OBJ, .offset = STF(os),
+      .sub = &doc_id_shape },
+    { .name = "ProcessingConfiguration", .type = CFG_OBJ,
+      .offset = STF(s3.processing), .sub = &processing_shape },
+    { .name = "CloudWatchLoggingOptions", .type = CFG_OBJ,
+      .flags = CFG_NOSTORE, .sub = &cwlog_shape },
+    { .name = "VpcConfiguration", .type = CFG_OBJ, .flags = CFG_NOSTORE,
+      .sub = &vpc_shape },
+    { .name = "BasicAuth", .type = CFG_OBJ, .offset = STF(os),
+      .sub = &basic_auth_shape },
+    { .name = "RequestTimeoutInSeconds", .type = CFG_INT,
+      .offset = STF(os.timeout_s), .min = 1, .max = 3600, .def = "180",
+      .help = "1-3600" },
+    { .name = "AllowHttp", .type = CFG_BOOL, .offset = STF(os.allow_http),
+      .def = "false" },
+    { 0 }
+};
+static const struct cfg_shape os_shape = { os_fields, 0, os_finish };
+static const struct cfg_shape es_shape = { os_fields, 0, es_finish };
+
 static const struct cfg_field stream_fields[] = {
     { .name = "DeliveryStreamName", .type = CFG_STR, .offset = STF(name),
       .min = 1, .max = 64, .flags = CFG_REQUIRED,
@@ -1117,12 +1618,12 @@ static const struct cfg_field stream_fields[] = {
       .offset = STF(s3), .sub = &ext_s3_shape },
     { .name = "S3DestinationConfiguration", .type = CFG_OBJ,
       .offset = STF(s3), .sub = &s3_shape },
-    { .name = "HttpEndpointDestinationConfiguration",
-      .type = CFG_UNSUPPORTED },
+    { .name = "HttpEndpointDestinationConfiguration", .type = CFG_OBJ,
+      .offset = 0, .sub = &http_shape },
     { .name = "AmazonopensearchserviceDestinationConfiguration",
-      .type = CFG_UNSUPPORTED },
-    { .name = "ElasticsearchDestinationConfiguration",
-      .type = CFG_UNSUPPORTED },
+      .type = CFG_OBJ, .offset = 0, .sub = &os_shape },
+    { .name = "ElasticsearchDestinationConfiguration", .type = CFG_OBJ,
+      .offset = 0, .sub = &es_shape },
     { .name = "KinesisStreamSourceConfiguration", .type = CFG_UNSUPPORTED },
     { 0 }
 };
@@ -1134,11 +1635,43 @@ static const struct cfg_field endpoints_fields[] = {
     { .name = "S3", .type = CFG_STR,
       .offset = offsetof(struct cfg_service, endpoint_s3), .min = 1,
       .max = 2048, .check = check_url, .help = "http(s)://host:port" },
+    { .name = "OpenSearch", .type = CFG_STR,
+      .offset = offsetof(struct cfg_service, endpoint_opensearch), .min = 1,
+      .max = 2048, .check = check_url,
+      .help = "http(s)://host:port, for DomainARN streams" },
     { 0 }
 };
 static const struct cfg_shape endpoints_shape = {
     endpoints_fields, 0, NULL
 };
+
+#define CRF(m) offsetof(struct cfg_credential, m)
+
+static const struct cfg_field credential_fields[] = {
+    { .name = "AccessKeyId", .type = CFG_STR, .offset = CRF(access_key_id),
+      .min = 1, .max = 128, .flags = CFG_REQUIRED, .check = check_key_id,
+      .help = "1-128 of A-Z a-z 0-9" },
+    { .name = "SecretAccessKey", .type = CFG_STR, .offset = CRF(secret),
+      .min = 1, .max = 256, .flags = CFG_REQUIRED,
+      .help = "the secret, 1-256 characters" },
+    { .name = "SessionToken", .type = CFG_STR, .offset = CRF(session_token),
+      .min = 1, .max = 8192, .help = "required token, 1-8192 characters" },
+    { 0 }
+};
+static const struct cfg_shape credential_shape = {
+    credential_fields, sizeof(struct cfg_credential), NULL
+};
+
+static const struct cfg_field tls_fields[] = {
+    { .name = "CertificateFile", .type = CFG_STR,
+      .offset = offsetof(struct cfg_tls, cert_file), .min = 1, .max = 4096,
+      .flags = CFG_REQUIRED, .help = "a PEM certificate file" },
+    { .name = "KeyFile", .type = CFG_STR,
+      .offset = offsetof(struct cfg_tls, key_file), .min = 1, .max = 4096,
+      .flags = CFG_REQUIRED, .help = "a PEM private key file" },
+    { 0 }
+};
+static const struct cfg_shape tls_shape = { tls_fields, 0, NULL };
 
 #define SVF(m) offsetof(struct cfg_service, m)
 
@@ -1166,6 +1699,14 @@ static const struct cfg_field service_fields[] = {
       .offset = SVF(lua_memory_bytes), .min = 1048576LL,
       .max = 17179869184LL, .def = "67108864",
       .help = "bytes per Lua state, 1 MiB to 16 GiB" },
+    { .name = "S3MultipartThresholdBytes", .type = CFG_U64,
+      .offset = SVF(s3_multipart_threshold), .min = 5242880LL,
+      .max = 5368709120LL, .def = "16777216",
+      .help = "objects above it go multipart, 5 MiB to 5 GiB" },
+    { .name = "S3MultipartPartSizeBytes", .type = CFG_U64,
+      .offset = SVF(s3_part_size), .min = 5242880LL,
+      .max = 5368709120LL, .def = "8388608",
+      .help = "5 MiB to 5 GiB, at most S3MultipartThresholdBytes" },
     { .name = "DeliveryWorkersPerStream", .type = CFG_INT,
       .offset = SVF(delivery_workers), .min = 1, .max = 64, .def = "2",
       .help = "1 to 64 delivery threads per stream" },
@@ -1177,6 +1718,27 @@ static const struct cfg_field service_fields[] = {
     { .name = "LogFormat", .type = CFG_ENUM, .offset = SVF(log_json),
       .sub = log_format_enum, .def = "text", .help = "text or json" },
     { .name = "Endpoints", .type = CFG_OBJ, .sub = &endpoints_shape },
+    { .name = "Credentials", .type = CFG_LIST, .offset = SVF(credentials),
+      .sub = &credential_shape, .min = 1, .max = 1000,
+      .count_offset = SVF(n_credentials),
+      .help = "[{\"AccessKeyId\", \"SecretAccessKey\"}]" },
+    { .name = "CredentialsFile", .type = CFG_STR,
+      .offset = SVF(credentials_file), .min = 1, .max = 4096,
+      .help = "an INI file like ~/.aws/credentials" },
+    { .name = "AllowSessionTokens", .type = CFG_BOOL,
+      .offset = SVF(allow_session_tokens), .def = "false" },
+    { .name = "AllowUnauthenticated", .type = CFG_BOOL,
+      .offset = SVF(allow_unauthenticated), .def = "false" },
+    { .name = "MaxClockSkewSeconds", .type = CFG_INT,
+      .offset = SVF(max_clock_skew_s), .min = 1, .max = 3600, .def = "900",
+      .help = "1-3600" },
+    { .name = "Tls", .type = CFG_OBJ, .offset = SVF(tls), .sub = &tls_shape },
+    { .name = "MaxConnections", .type = CFG_INT,
+      .offset = SVF(max_connections), .min = 1, .max = 65536,
+      .def = "1024", .help = "1-65536" },
+    { .name = "RequestTimeoutSeconds", .type = CFG_INT,
+      .offset = SVF(request_timeout_s), .min = 1, .max = 3600, .def = "30",
+      .help = "1-3600" },
     { 0 }
 };
 static const struct cfg_shape service_shape = {
@@ -1197,8 +1759,56 @@ static const struct cfg_shape root_shape = { root_fields, 0, root_finish };
 
 /* ---- the API ---- */
 
+static void s3_conf_release(struct cfg_s3 *s)
+{
+    free(s->kms_key_arn);
+    free(s->sse);
+    free(s->storage_class);
+    free(s->bucket_arn);
+    free(s->bucket);
+    free(s->path);
+    free(s->role_arn);
+    free(s->prefix);
+    free(s->error_prefix);
+    free(s->file_extension);
+    free(s->custom_time_zone);
+    free(s->processing.lua_script);
+}
+
+static void free_secret(char *s)
+{
+    if (s != NULL)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* What HTTP endpoint and OpenSearch streams add. */
+static void dest_extras_release(struct cfg_stream *st)
+{
+    size_t i;
+
+    s3_conf_release(&st->backup);
+    free(st->http.url);
+    free(st->http.name);
+    free_secret(st->http.access_key);
+    for (i = 0; i < st->http.n_attrs; i++) {
+        free(st->http.attrs[i].name);
+        free(st->http.attrs[i].value);
+    }
+    free(st->http.attrs);
+    free(st->http.role_arn);
+    free(st->os.cluster_endpoint);
+    free(st->os.domain_arn);
+    free(st->os.index_name);
+    free(st->os.type_name);
+    free(st->os.basic_user);
+    free_secret(st->os.basic_password);
+    free(st->os.role_arn);
+}
+
 static void stream_release(struct cfg_stream *st)
 {
+    dest_extras_release(st);
     free(st->name);
     free(st->version_id);
     free(st->s3.bucket_arn);
@@ -1210,6 +1820,9 @@ static void stream_release(struct cfg_stream *st)
     free(st->s3.file_extension);
     free(st->s3.custom_time_zone);
     free(st->s3.processing.lua_script);
+    free(st->s3.kms_key_arn);
+    free(st->s3.sse);
+    free(st->s3.storage_class);
 }
 
 void cfg_free(struct cfg *c)
@@ -1227,7 +1840,21 @@ void cfg_free(struct cfg *c)
     free(c->service.region);
     free(c->service.account_id);
     free(c->service.endpoint_s3);
+    free(c->service.endpoint_opensearch);
     free(c->service.transforms_dir);
+    for (i = 0; i < c->service.n_credentials; i++) {
+        struct cfg_credential *cr = &c->service.credentials[i];
+
+        free(cr->access_key_id);
+        if (cr->secret != NULL)
+            explicit_bzero(cr->secret, strlen(cr->secret));
+        free(cr->secret);
+        free(cr->session_token);
+    }
+    free(c->service.credentials);
+    free(c->service.credentials_file);
+    free(c->service.tls.cert_file);
+    free(c->service.tls.key_file);
     free(c->path);
     free(c);
 }

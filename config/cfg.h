@@ -18,7 +18,19 @@ enum cfg_compression {
 
 enum cfg_dest_kind {
     CFG_DEST_LOCAL = 0,     /* LocalDirectoryDestinationConfiguration */
-    CFG_DEST_S3             /* ExtendedS3DestinationConfiguration */
+    CFG_DEST_S3,            /* ExtendedS3DestinationConfiguration */
+    CFG_DEST_HTTP,          /* HttpEndpointDestinationConfiguration */
+    CFG_DEST_OPENSEARCH     /* AmazonopensearchserviceDestination-
+                             * Configuration, ElasticsearchDestination-
+                             * Configuration */
+};
+
+enum cfg_rotation {
+    CFG_ROT_NONE = 0,       /* NoRotation */
+    CFG_ROT_HOUR,           /* OneHour: -yyyy-MM-dd-HH */
+    CFG_ROT_DAY,            /* OneDay (default): -yyyy-MM-dd */
+    CFG_ROT_WEEK,           /* OneWeek: -yyyy-'w'ww */
+    CFG_ROT_MONTH           /* OneMonth: -yyyy-MM */
 };
 
 enum cfg_stream_type {
@@ -53,14 +65,83 @@ struct cfg_s3 {
     char *custom_time_zone; /* "" when absent: UTC */
     struct cfg_processing processing;
     int dynamic_partitioning;   /* DynamicPartitioningConfiguration.Enabled */
+    char *kms_key_arn;      /* EncryptionConfiguration.KMSEncryptionConfig.
+                             * AWSKMSKeyARN: SSE-KMS; NULL = none */
+    char *sse;              /* ours: ServerSideEncryption "AES256" or
+                             * "aws:kms"; NULL = none */
+    char *storage_class;    /* ours: StorageClass; NULL = S3's default */
+};
+
+struct cfg_http_attr {      /* RequestConfiguration.CommonAttributes[] */
+    char *name;
+    char *value;
+};
+
+/* HttpEndpointDestinationConfiguration, but for the members the core
+ * reads from elsewhere (see struct cfg_stream). */
+struct cfg_http {
+    char *url;              /* EndpointConfiguration.Url, verbatim */
+    char *name;             /* EndpointConfiguration.Name; NULL = none */
+    char *access_key;       /* EndpointConfiguration.AccessKey; NULL =
+                             * none. Secret: never log it */
+    int gzip;               /* RequestConfiguration.ContentEncoding GZIP */
+    struct cfg_http_attr *attrs;    /* CommonAttributes, n_attrs of them */
+    size_t n_attrs;
+    int timeout_s;          /* ours: RequestTimeoutInSeconds, default 180 */
+    int allow_http;         /* ours: AllowHttp, plain http:// off loopback */
+    char *role_arn;         /* stored only */
+};
+
+/* AmazonopensearchserviceDestinationConfiguration (or the Elasticsearch
+ * one, same members). */
+struct cfg_opensearch {
+    char *cluster_endpoint; /* ClusterEndpoint; NULL when DomainARN */
+    char *domain_arn;       /* DomainARN: the endpoint is then
+                             * Service.Endpoints.OpenSearch */
+    char *index_name;       /* IndexName */
+    char *type_name;        /* TypeName; "" = no _type */
+    enum cfg_rotation rotation; /* IndexRotationPeriod */
+    int week_iso;           /* ours: IndexRotationWeekRule "ISO" (1) or
+                             * "US" (0, default) */
+    int no_document_id;     /* DocumentIdOptions NO_DOCUMENT_ID */
+    char *basic_user;       /* ours: BasicAuth.Username; NULL = none */
+    char *basic_password;   /* BasicAuth.Password. Secret */
+    int timeout_s;          /* ours: RequestTimeoutInSeconds, default 180 */
+    int allow_http;         /* ours: AllowHttp */
+    int elasticsearch;      /* 1: ElasticsearchDestinationConfiguration
+                             * (error folder "elasticsearch-failed") */
+    char *role_arn;
 };
 
 struct cfg_stream {
     char *name;
     enum cfg_stream_type type;
     enum cfg_dest_kind dest_kind;
+    /* S3 and local: the destination. HTTP and OpenSearch: only buffering
+     * and processing (from the destination's own BufferingHints and
+     * ProcessingConfiguration); compression UNCOMPRESSED, prefixes "". */
     struct cfg_s3 s3;
+    struct cfg_http http;           /* CFG_DEST_HTTP */
+    struct cfg_opensearch os;       /* CFG_DEST_OPENSEARCH */
+    /* HTTP and OpenSearch: S3Configuration, the bucket of failed records
+     * (and of every record when backup_all). */
+    struct cfg_s3 backup;
+    int backup_all;         /* S3BackupMode AllData / AllDocuments */
+    int retry_s;            /* RetryOptions.DurationInSeconds, 0-7200,
+                             * default 300 (0 = no retry) */
     char *version_id;       /* "1" */
+};
+
+/* One producer key pair in Service.Credentials. */
+struct cfg_credential {
+    char *access_key_id;
+    char *secret;
+    char *session_token;    /* NULL: any token (with AllowSessionTokens) */
+};
+
+struct cfg_tls {
+    char *cert_file;        /* PEM certificate (chain) */
+    char *key_file;         /* PEM private key */
 };
 
 struct cfg_service {
@@ -75,10 +156,25 @@ struct cfg_service {
     char *region;           /* "us-east-1" */
     char *account_id;       /* "000000000000", used in ARNs */
     char *endpoint_s3;      /* NULL = env AWS_ENDPOINT_URL_S3 / _URL / AWS */
+    char *endpoint_opensearch;  /* where DomainARN streams deliver */
     int log_json;           /* "LogFormat": "text" (0) or "json" (1) */
     char *transforms_dir;   /* "./transforms": where Lua scripts live */
     uint64_t lua_instructions;  /* per batch per attempt, default 100M */
     uint64_t lua_memory_bytes;  /* per Lua state, default 64 MiB */
+    uint64_t s3_multipart_threshold;    /* S3MultipartThresholdBytes:
+                                         * larger objects go multipart,
+                                         * default 16 MiB */
+    uint64_t s3_part_size;      /* S3MultipartPartSizeBytes, default 8 MiB */
+    /* Producer authentication and the listener (delivery/auth.h). */
+    struct cfg_credential *credentials; /* Service.Credentials */
+    size_t n_credentials;
+    char *credentials_file;     /* NULL = none; INI like ~/.aws/credentials */
+    int allow_session_tokens;   /* accept X-Amz-Security-Token */
+    int allow_unauthenticated;  /* no keys and a non-loopback Listen: ok */
+    int max_clock_skew_s;       /* SigV4 request time window, default 900 */
+    struct cfg_tls tls;         /* both NULL = plain HTTP */
+    int max_connections;        /* open API connections, default 1024 */
+    int request_timeout_s;      /* to receive one whole request, default 30 */
 };
 
 struct cfg {

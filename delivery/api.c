@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "auth.h"
+#include "connguard.h"
+#include "dash.h"
 #include "jscan.h"
 #include "log.h"
 #include "util.h"
@@ -27,6 +31,10 @@ struct api {
     size_t n;
     struct MHD_Daemon *mhd;
     atomic_int ready;
+    _Atomic(struct dash *) dash;    /* GET routes; NULL until set */
+    struct auth *auth;              /* NULL: no SigV4 check */
+    struct connguard *guard;        /* RequestTimeoutSeconds */
+    char *tls_cert, *tls_key;       /* PEM, NULL for plain HTTP */
 };
 
 /* One per connection, reused by every request on it (keep-alive), so the
@@ -37,6 +45,11 @@ struct conn {
     int rejected;               /* a response is queued already */
     uint64_t rng;               /* request ids */
     struct jscan_put put;
+    struct stream *timed;       /* the stream a put was for: its latency */
+    struct connguard_entry guard;
+    char uri[AUTH_MAX_URI + 1]; /* raw request target, for SigV4 */
+    int uri_long;               /* it did not fit */
+    struct auth_request areq;
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -196,8 +209,17 @@ static enum MHD_Result put(struct api *a, struct MHD_Connection *mc,
         return send_error(mc, c, 400, "InvalidArgumentException",
                           "This operation is not permitted on "
                           "KinesisStreamAsSource delivery stream type.");
+    c->timed = st;
     if (stream_put(st, p->recs, p->n, &first, &e) != 0) {
         int full = e.code == ERR_FULL;
+        /* Throttling is not logged (it would flood the log); the error
+         * list folds repeats. Other failures reach it through the log. */
+        if (full)
+            dash_error(atomic_load(&a->dash), LOG_WARN, p->stream, "api",
+                       "throttled: the spool is at MaxSpoolBytesPerStream "
+                       "or the disk is full; producers get "
+                       "ServiceUnavailableException until delivery catches "
+                       "up");
         if (!full) {
             log_msg(LOG_ERROR, "api", "spooling for '%s' failed: %s",
                     p->stream, e.msg);
@@ -434,54 +456,12 @@ static enum MHD_Result describe(struct api *a, struct MHD_Connection *mc,
                                       desc));
 }
 
-/* GET /api/status: every stream's counters and buffer state. The
- * dashboard issue grows this; the names follow Firehose's metrics. */
-static enum MHD_Result status(struct api *a, struct MHD_Connection *mc,
-                              struct conn *c)
+static int64_t mono_us(void)
 {
-    json_t *list = json_array();
-    int64_t now = util_now_ms();
+    struct timespec ts;
 
-    for (size_t i = 0; i < a->n; i++) {
-        struct stream *st = a->streams[i];
-        struct metrics_stream *m = stream_metrics(st);
-        const struct cfg_stream *s = stream_cfg(st);
-        struct stream_status ss;
-        int64_t last = atomic_load(&m->last_delivery_ms);
-
-        stream_status(st, &ss);
-        json_array_append_new(list, json_pack(
-            "{s:s,s:s,s:s,s:{s:i,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-            "s:I,s:I},s:{s:I,s:I,s:I,s:I,s:f},s:o}",
-            "DeliveryStreamName", s->name,
-            "Destination", s->dest_kind == CFG_DEST_S3 ? "s3" : "local",
-            "CompressionFormat", cfg_compression_name(s->s3.compression),
-            "BufferingHints", "SizeInMBs", s->s3.buffering.size_mb,
-            "IntervalInSeconds", s->s3.buffering.interval_s,
-            "Counters",
-            "IncomingRecords", (json_int_t)metrics_get(&m->incoming_records),
-            "IncomingBytes", (json_int_t)metrics_get(&m->incoming_bytes),
-            "IncomingPutRequests",
-            (json_int_t)metrics_get(&m->incoming_put_requests),
-            "ThrottledRecords", (json_int_t)metrics_get(&m->throttled_records),
-            "DeliveredRecords", (json_int_t)metrics_get(&m->delivered_records),
-            "DeliveredBytes", (json_int_t)metrics_get(&m->delivered_bytes),
-            "DeliveredObjects", (json_int_t)metrics_get(&m->delivered_objects),
-            "DeliveryAttempts", (json_int_t)metrics_get(&m->delivery_attempts),
-            "DeliveryFailures", (json_int_t)metrics_get(&m->delivery_failures),
-            "Retries", (json_int_t)metrics_get(&m->retries),
-            "Buffer",
-            "SpoolBytes", (json_int_t)ss.spool_bytes,
-            "BufferedRecords", (json_int_t)ss.buffered_records,
-            "BufferedBytes", (json_int_t)ss.buffered_bytes,
-            "PendingBatches", (json_int_t)ss.pending_batches,
-            "DataFreshnessSeconds",
-            ss.oldest_undelivered_ms ? (double)(now - ss.oldest_undelivered_ms)
-                                       / 1000.0 : 0.0,
-            "LastDeliveryTimestamp",
-            last ? json_real((double)last / 1000.0) : json_null()));
-    }
-    return send_json(mc, c, json_pack("{s:o}", "DeliveryStreams", list));
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
@@ -504,10 +484,20 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
                           "Missing or unknown X-Amz-Target; expected "
                           "Firehose_20150804.<Operation>");
     op = target + strlen(API_TARGET_PREFIX);
-    if (strcmp(op, "PutRecordBatch") == 0)
-        return put(a, mc, c, 1);
-    if (strcmp(op, "PutRecord") == 0)
-        return put(a, mc, c, 0);
+    if (strcmp(op, "PutRecordBatch") == 0 || strcmp(op, "PutRecord") == 0) {
+        int batch = op[9] == 'B';
+        int64_t t0 = mono_us();
+        enum MHD_Result r;
+
+        c->timed = NULL;
+        r = put(a, mc, c, batch);
+        if (c->timed != NULL)
+            prom_hist_observe_us(&stream_metrics(c->timed)->put_duration[
+                                     batch ? METRICS_PUT_RECORD_BATCH
+                                           : METRICS_PUT_RECORD],
+                                 (uint64_t)(mono_us() - t0));
+        return r;
+    }
     if (strcmp(op, "ListDeliveryStreams") == 0)
         return list_streams(a, mc, c);
     if (strcmp(op, "DescribeDeliveryStream") == 0)
@@ -522,6 +512,48 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
     }
     return send_error(mc, c, 400, "UnknownOperationException",
                       "Unknown operation in X-Amz-Target");
+}
+
+/* libmicrohttpd 0.9.75 gives every received header in order, name case
+ * kept, duplicates as separate entries (sigv4.c joins them with ','),
+ * leading blanks dropped. It mangles obs-folded lines, so a folded signed
+ * header fails verification; real clients do not fold. */
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
+                                 const char *name, const char *value)
+{
+    (void)kind;
+    auth_add_header(cls, name, value);
+    return MHD_YES;
+}
+
+/* SigV4 check of a complete POST / request: 0 to go on, else a refusal
+ * was queued and *ret is the handler's answer. */
+static int authorize(struct api *a, struct MHD_Connection *mc, struct conn *c,
+                     enum MHD_Result *ret)
+{
+    struct auth_request *r = &c->areq;
+    struct auth_result res;
+
+    if (a->auth == NULL)
+        return 0;
+    if (c->uri_long) {
+        *ret = send_error(mc, c, 400, "InvalidSignatureException",
+                          "The request target is longer than 2048 bytes");
+        return -1;
+    }
+    r->method = "POST";
+    r->uri = c->uri;
+    r->n_headers = 0;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, add_header, r);
+    r->body = c->body.p;
+    r->body_len = c->body.len;
+    r->now_s = util_now_ms() / 1000;
+    if (auth_verify(a->auth, r, &res) == 0)
+        return 0;
+    log_msg(LOG_DEBUG, "api", "refused a request signed by '%s': %s",
+            res.access_key_id, res.type);
+    *ret = send_error(mc, c, res.status, res.type, res.message);
+    return -1;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
@@ -544,6 +576,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
         *req_cls = c;
         c->body.len = 0;
         c->rejected = 0;
+        /* The headers are in; only a POST body is still to come. */
+        if (a->guard != NULL && strcmp(method, "POST") != 0)
+            connguard_disarm(&c->guard);
         if (strcmp(method, "GET") == 0 && strcmp(url, "/health") == 0) {
             c->rejected = 1;
             if (!atomic_load(&a->ready))
@@ -552,15 +587,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
             return send_body(mc, c, 200, "application/json",
                              "{\"status\":\"ok\"}", 15, NULL);
         }
-        if (strcmp(method, "GET") == 0 && strcmp(url, "/api/status") == 0) {
-            c->rejected = 1;
-            return status(a, mc, c);
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+            struct dash *d = atomic_load(&a->dash);
+            int r = d ? dash_serve(d, mc, url, &c->resp) : -1;
+            if (r >= 0) {
+                c->rejected = 1;
+                return (enum MHD_Result)r;
+            }
         }
         if (strcmp(method, "POST") != 0 || strcmp(url, "/") != 0) {
             c->rejected = 1;
             return send_error(mc, c, 404, "UnknownOperationException",
-                              "Only POST / (the Firehose API), GET "
-                              "/health and GET /api/status are served here");
+                              "Only POST / (the Firehose API) and GET /, "
+                              "/dashboard, /api/status, /metrics and "
+                              "/health are served here");
         }
         cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                          "Content-Length");
@@ -576,11 +616,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
     if (*upload_size > 0) {
         if (!c->rejected) {
             if (c->body.len + *upload_size > API_MAX_BODY) {
-                c->rejected = 1;
-                *upload_size = 0;
-                return send_error(mc, c, 413, "InvalidArgumentException",
-                                  "Records size exceeds 4 MB limit "
-                                  "(request body over 8 MiB)");
+                /* Only a chunked body gets here (a large Content-Length
+                 * was refused up front). libmicrohttpd cannot queue an
+                 * answer mid-body, so the connection is closed: nothing
+                 * past the cap is buffered or read. */
+                log_msg(LOG_DEBUG, "api", "chunked request body over "
+                        "8 MiB: connection closed");
+                return MHD_NO;
             }
             if (buf_append(&c->body, upload, *upload_size, &e) != 0) {
                 c->rejected = 1;
@@ -591,30 +633,74 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
         *upload_size = 0;
         return MHD_YES;
     }
+    if (a->guard != NULL)
+        connguard_disarm(&c->guard);
     if (c->rejected)
         return MHD_YES;
     c->rejected = 1;
+    {
+        enum MHD_Result ret;
+
+        if (authorize(a, mc, c, &ret) != 0)
+            return ret;
+    }
     return dispatch(a, mc, c);
+}
+
+/* The raw request target, before libmicrohttpd decodes it: SigV4 signs
+ * the path and query as sent. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct conn *c;
+    size_t n = strlen(uri);
+
+    (void)cls;
+    ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci == NULL || (c = ci->socket_context) == NULL)
+        return NULL;
+    c->uri_long = n > AUTH_MAX_URI;
+    memcpy(c->uri, uri, c->uri_long ? 0 : n + 1);
+    c->uri[c->uri_long ? 0 : n] = '\0';
+    return NULL;
+}
+
+/* The answer was sent: the next request has RequestTimeoutSeconds. */
+static void on_completed(void *cls, struct MHD_Connection *mc,
+                         void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct api *a = cls;
+    struct conn *c = *req_cls;
+
+    (void)mc;
+    (void)toe;
+    if (a->guard != NULL && c != NULL)
+        connguard_arm(a->guard, &c->guard);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *mc,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
+    struct api *a = cls;
+    const union MHD_ConnectionInfo *ci;
     struct conn *c;
 
-    (void)cls;
-    (void)mc;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         c = calloc(1, sizeof(*c));
         if (c != NULL && util_random(&c->rng, sizeof(c->rng), NULL) != 0)
             c->rng = (uint64_t)util_mono_ms();
         if (c != NULL)
             c->rng |= 1;
+        ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (c != NULL && a->guard != NULL && ci != NULL)
+            connguard_add(a->guard, &c->guard, ci->connect_fd);
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         c = *socket_context;
         if (c != NULL) {
+            if (a->guard != NULL)
+                connguard_remove(a->guard, &c->guard);
             buf_release(&c->body);
             buf_release(&c->resp);
             free(c);
@@ -623,9 +709,38 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     }
 }
 
+/* Authentication, the request deadline and TLS, before listening. */
+static int security_start(struct api *a, const struct sockaddr *addr,
+                          unsigned *flags, struct MHD_OptionItem tls[3],
+                          struct err *e)
+{
+    const struct cfg_service *svc = a->svc;
+
+    tls[0].option = MHD_OPTION_END;
+    if (auth_new(svc, addr, &a->auth, e) != 0 ||
+        connguard_new(svc->request_timeout_s, &a->guard, e) != 0 ||
+        auth_tls_load(svc, &a->tls_cert, &a->tls_key, e) != 0)
+        return -1;
+    if (a->tls_cert == NULL)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return err_set(e, ERR_INVAL, "Service.Tls is set but this "
+                       "libmicrohttpd was built without TLS support");
+    *flags |= MHD_USE_TLS;
+    tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                      a->tls_cert };
+    tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                      a->tls_key };
+    tls[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    log_msg(LOG_INFO, "api", "serving HTTPS with certificate '%s'",
+            svc->tls.cert_file);
+    return 0;
+}
+
 int api_start(const struct cfg_service *svc, struct stream *const *streams,
               size_t n, struct api **out, struct err *e)
 {
+    struct MHD_OptionItem tls[3];
     struct addrinfo hints, *ai = NULL;
     struct api *a;
     char port[16];
@@ -653,22 +768,38 @@ int api_start(const struct cfg_service *svc, struct stream *const *streams,
     a->n = n;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (security_start(a, ai->ai_addr, &flags, tls, e) != 0) {
+        freeaddrinfo(ai);
+        api_stop(a);
+        return -1;
+    }
     a->mhd = MHD_start_daemon(
         flags, (uint16_t)svc->listen_port, NULL, NULL, handler, a,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->max_connections,
+        /* Idle time while an answer is out; connguard bounds requests. */
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(svc->request_timeout_s > 60 ? svc->request_timeout_s : 60),
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (a->mhd == NULL) {
-        free(a);
+        api_stop(a);
         return err_set(e, ERR_IO, "cannot listen on '%s' (address in use, "
-                       "or not an address of this machine?)", svc->listen);
+                       "not an address of this machine, or a bad TLS "
+                       "certificate/key pair?)", svc->listen);
     }
     *out = a;
     return 0;
+}
+
+void api_set_dash(struct api *a, struct dash *d)
+{
+    atomic_store(&a->dash, d);
 }
 
 void api_set_ready(struct api *a)
@@ -681,7 +812,12 @@ void api_stop(struct api *a)
     if (a == NULL)
         return;
     /* Stop accepting first; requests in flight finish in their threads. */
-    (void)MHD_quiesce_daemon(a->mhd);
-    MHD_stop_daemon(a->mhd);
+    if (a->mhd != NULL) {
+        (void)MHD_quiesce_daemon(a->mhd);
+        MHD_stop_daemon(a->mhd);
+    }
+    connguard_free(a->guard);
+    auth_free(a->auth);
+    auth_tls_release(a->tls_cert, a->tls_key);
     free(a);
 }

@@ -17,6 +17,11 @@ struct api;
  * on svc->listen_host:listen_port right away. */
 int api_start(const struct cfg_service *svc, struct stream *const *streams,
               size_t n, struct api **out, struct err *e);
+/* Serve the dashboard routes (GET /, /dashboard, /api/status, /metrics)
+ * from 'd' (borrowed; NULL stops serving them) and report 5xx answers to
+ * its error list. */
+struct dash;
+void api_set_dash(struct api *a, struct dash *d);
 /* After this, /health answers 200. */
 void api_set_ready(struct api *a);
 /* Stop accepting, finish the requests in flight, free. NULL is a no-op. */

@@ -429,7 +429,16 @@ static int jkey_u64(struct buf *b, const char *k, uint64_t v, struct err *e)
 
 static const char *dest_name(const struct cfg_stream *s)
 {
-    return s->dest_kind == CFG_DEST_S3 ? "s3" : "local";
+    switch (s->dest_kind) {
+    case CFG_DEST_S3:
+        return "s3";
+    case CFG_DEST_HTTP:
+        return "http";
+    case CFG_DEST_OPENSEARCH:
+        return "opensearch";
+    default:
+        return "local";
+    }
 }
 
 static const char *state_of(const struct cfg_stream *s,

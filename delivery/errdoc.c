@@ -58,5 +58,9 @@ int errdoc_append(struct buf *out, const struct errdoc *d, struct err *e)
          json_text(out, d->lambda_arn, strlen(d->lambda_arn), e) != 0 ||
          buf_append(out, "\"", 1, e) != 0))
         return -1;
+    if (d->extra != NULL && d->extra[0] &&
+        (buf_append(out, ",", 1, e) != 0 ||
+         buf_append(out, d->extra, strlen(d->extra), e) != 0))
+        return -1;
     return buf_append(out, "}\n", 2, e);
 }

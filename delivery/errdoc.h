@@ -21,6 +21,9 @@ struct errdoc {
     const unsigned char *raw;       /* rawData: the original record */
     size_t raw_len;
     const char *lambda_arn;         /* lambdaARN, or NULL to leave it out */
+    /* Destination-specific members, already JSON ("\"dataId\":\"..\""),
+     * appended last; NULL for none. */
+    const char *extra;
 };
 
 /* Append one JSON object and '\n' to out. */

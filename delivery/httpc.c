@@ -83,12 +83,16 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
      * starts a new header block: forget what the last one said. */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         r->etag[0] = r->content_type[0] = r->request_id[0] = '\0';
+        r->content_encoding[0] = '\0';
         return n;
     }
     if (header_is(line, n, "etag", &v))
         set_field(r->etag, sizeof(r->etag), line + v, n - v);
     else if (header_is(line, n, "content-type", &v))
         set_field(r->content_type, sizeof(r->content_type), line + v, n - v);
+    else if (header_is(line, n, "content-encoding", &v))
+        set_field(r->content_encoding, sizeof(r->content_encoding),
+                  line + v, n - v);
     else if (header_is(line, n, "x-amz-request-id", &v) ||
              header_is(line, n, "x-amzn-requestid", &v))
         set_field(r->request_id, sizeof(r->request_id), line + v, n - v);
@@ -137,6 +141,33 @@ static struct curl_slist *add_header(struct curl_slist *list, const char *s,
     return l;
 }
 
+static enum httpc_fail fail_kind(CURLcode rc, int too_big)
+{
+    if (too_big)
+        return HTTPC_FAIL_TOO_BIG;
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return HTTPC_FAIL_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return HTTPC_FAIL_TIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+        return HTTPC_FAIL_TLS;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return HTTPC_FAIL_RESET;
+    default:
+        return HTTPC_FAIL_OTHER;
+    }
+}
+
 int httpc_request(struct httpc *h, const char *method, const char *url,
                   const char *const *headers, size_t n_headers,
                   const void *body, size_t body_len, long timeout_ms,
@@ -156,6 +187,8 @@ int httpc_request(struct httpc *h, const char *method, const char *url,
     resp->status = 0;
     resp->body.len = 0;
     resp->etag[0] = resp->content_type[0] = resp->request_id[0] = '\0';
+    resp->content_encoding[0] = '\0';
+    resp->fail = HTTPC_FAIL_NONE;
     h->resp = resp;
     h->max_body = max_body;
     h->too_big = h->nomem = 0;
@@ -216,6 +249,8 @@ int httpc_request(struct httpc *h, const char *method, const char *url,
 
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (rc != CURLE_OK || h->too_big || h->nomem)
+        resp->fail = fail_kind(rc, h->too_big);
     if (h->too_big) {
         err_set(e, ERR_RETRY, "%s %.*s: response body above %zu bytes "
                 "(status %ld)", method, url_len, url, max_body,

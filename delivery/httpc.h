@@ -17,6 +17,16 @@ struct httpc_resp {
     char etag[128];             /* "" when absent */
     char content_type[128];
     char request_id[128];       /* x-amz-request-id / x-amzn-RequestId */
+    char content_encoding[64];  /* "" when absent */
+    enum httpc_fail {           /* why a request returned -1 */
+        HTTPC_FAIL_NONE = 0,
+        HTTPC_FAIL_CONNECT,     /* could not connect (refused, DNS) */
+        HTTPC_FAIL_TIMEOUT,     /* no complete response in time */
+        HTTPC_FAIL_TLS,         /* TLS handshake or certificate */
+        HTTPC_FAIL_RESET,       /* connection reset or closed early */
+        HTTPC_FAIL_TOO_BIG,     /* body above max_body */
+        HTTPC_FAIL_OTHER
+    } fail;
 };
 
 /* Needs curl_global_init() done once by main. */

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "../config/cfg.h"
+#include "../transforms/xform.h"
 #include "api.h"
+#include "dash.h"
 #include "log.h"
 #include "stream.h"
 #include "util.h"
@@ -26,6 +28,14 @@ static void usage(FILE *f)
         "(PutRecord, PutRecordBatch) on the Listen address; records are\n"
         "spooled durably, buffered, compressed and delivered to S3 or a\n"
         "local directory. See README.md and config/README.md.\n");
+}
+
+/* The dashboard asks the transforms host for a script's version and last
+ * load error. */
+static void script_status(void *ctx, const char *script, unsigned *version,
+                          char *last_error, size_t n)
+{
+    xform_host_status(ctx, script, version, last_error, n);
 }
 
 static int check_config(const char *path)
@@ -50,7 +60,9 @@ static int run(const char *path)
 {
     struct cfg *c = NULL;
     struct stream **streams = NULL;
+    struct xform_host *xh = NULL;
     struct api *api = NULL;
+    struct dash *dash = NULL;
     struct err e = { 0, "" };
     char *errors = NULL;
     sigset_t sigs;
@@ -82,13 +94,43 @@ static int run(const char *path)
     if (streams == NULL)
         goto out;
     for (size_t i = 0; i < c->n_streams; i++) {
-        if (stream_open(&c->streams[i], &c->service, &streams[i], &e) != 0) {
+        const struct cfg_stream *s = &c->streams[i];
+        if (!stream_uses_lua(s))
+            continue;
+        if (xh == NULL &&
+            (xh = xform_host_new(c->service.transforms_dir, &e)) == NULL) {
+            log_msg(LOG_ERROR, "main", "TransformsDirectory: %s", e.msg);
+            goto out;
+        }
+        /* A script named in the config must load before we accept data. */
+        if (xform_host_check(xh, s->s3.processing.lua_script, &e) != 0) {
+            log_msg(LOG_ERROR, "main", "delivery stream '%s': %s", s->name,
+                    e.msg);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < c->n_streams; i++) {
+        if (stream_open(&c->streams[i], &c->service, xh, &streams[i],
+                        &e) != 0) {
             log_msg(LOG_ERROR, "main", "delivery stream '%s': %s",
                     c->streams[i].name, e.msg);
             goto out;
         }
     }
+    if (dash_new(&c->service, streams, c->n_streams, &dash, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
+        goto out;
+    }
+    if (xh != NULL)
+        dash_set_script_status(dash, script_status, xh);
+    /* From here on every warning and error also reaches the dashboard. */
+    log_set_hook(dash_log_hook, dash);
     if (api_start(&c->service, streams, c->n_streams, &api, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
+        goto out;
+    }
+    api_set_dash(api, dash);
+    if (dash_start(dash, &e) != 0) {
         log_msg(LOG_ERROR, "main", "%s", e.msg);
         goto out;
     }
@@ -112,10 +154,16 @@ static int run(const char *path)
 out:
     /* Stop the API first so that nothing is acknowledged after this. */
     api_stop(api);
+    /* The sampler reads the streams: it stops before they are freed. */
+    dash_stop(dash);
     if (streams != NULL)
         for (size_t i = 0; i < c->n_streams; i++)
             stream_free(streams[i]);
+    /* No thread but this one logs any more. */
+    log_set_hook(NULL, NULL);
+    dash_free(dash);
     free(streams);
+    xform_host_free(xh);
     cfg_free(c);
     curl_global_cleanup();
     if (rc == 0)

@@ -1,10 +1,17 @@
 /* metrics.h - per-stream counters, updated with relaxed atomics once per
- * request or per batch (never per record), read by the status API. */
+ * request or per batch (never per record), read by the status API and
+ * written out for Prometheus by metrics.c. */
 #ifndef FH_METRICS_H
 #define FH_METRICS_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "err.h"
+#include "prom.h"
+#include "util.h"
+
+enum metrics_put_op { METRICS_PUT_RECORD, METRICS_PUT_RECORD_BATCH };
 
 struct metrics_stream {
     atomic_uint_fast64_t incoming_records;
@@ -27,6 +34,10 @@ struct metrics_stream {
     atomic_int_fast64_t  spool_bytes;
     atomic_int_fast64_t  oldest_undelivered_ms; /* arrival; 0 = none */
     atomic_int_fast64_t  last_delivery_ms;      /* wall clock; 0 = never */
+    /* PutRecord / PutRecordBatch ack latency, by enum metrics_put_op. */
+    struct prom_hist     put_duration[2];
+    /* One Lua transform invocation (ExecuteProcessing.Duration). */
+    struct prom_hist     processing_duration;
 };
 
 static inline void metrics_add(atomic_uint_fast64_t *c, uint64_t v)
@@ -38,5 +49,12 @@ static inline uint64_t metrics_get(atomic_uint_fast64_t *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
 }
+
+struct stream;
+/* GET /metrics: every stream's counters, gauges and histograms, then the
+ * process_* metrics ('start_ms': when the service started, wall clock).
+ * Appends to 'out'; -1 only for memory. */
+int metrics_prometheus(struct stream *const *streams, size_t n,
+                       int64_t start_ms, struct buf *out, struct err *e);
 
 #endif

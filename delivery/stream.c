@@ -18,9 +18,10 @@
 #include "spool.h"
 #include "util.h"
 
-/* Backoff between delivery attempts: min(cap, base * 2^n) +- 15 %. */
+/* Backoff between delivery attempts: min(cap, base * 2^n) +- 15 %; the
+ * cap is Firehose's 120 s for HTTP endpoints. */
 #define BACKOFF_BASE_MS 1000
-#define BACKOFF_CAP_MS 60000
+#define BACKOFF_CAP_MS 120000
 
 /* One delivery worker: it seals a batch, compresses it and stores it.
  * Several run per stream so that compression (the costly part) uses every
@@ -63,9 +64,20 @@ struct worker {
     size_t cap;                     /* records the arrays above hold */
     struct group *groups;           /* one object per partition */
     size_t n_groups, groups_cap;
-    struct buf errdocs[2];          /* error outputs, NDJSON */
-    uint32_t n_errdocs[2];
-    int64_t err_oldest_ms[2];
+    struct buf errdocs[3];          /* error outputs, NDJSON */
+    uint32_t n_errdocs[3];
+    int64_t err_oldest_ms[3];
+
+    /* Record destinations (HTTP endpoint, OpenSearch) and their backup
+     * bucket (S3Configuration), which also takes their error outputs. */
+    struct dest *backup;
+    struct codec *bcodec;
+    struct sink *bsink;
+    struct payload_rec *precs;      /* the records still to send */
+    struct dest_rec_result *res;    /* one attempt's results */
+    struct dest_rec_result *last;   /* per record: its latest result */
+    int32_t *pidx;                  /* payload index -> record index */
+    uint16_t *tries;                /* attempts per record */
 };
 
 struct stream {
@@ -84,6 +96,9 @@ struct stream {
     uint64_t in_flight;         /* batches sealed and not committed yet */
     struct worker *workers;
     size_t n_workers;
+    /* HTTP/OpenSearch: S3Configuration seen as an S3 stream, for the
+     * backup destination. */
+    struct cfg_stream backup_cfg;
 };
 
 static void worker_release(struct worker *w)
@@ -99,8 +114,16 @@ static void worker_release(struct worker *w)
     buf_release(&w->arena);
     free(w->views);
     free(w->groups);
-    buf_release(&w->errdocs[0]);
-    buf_release(&w->errdocs[1]);
+    for (int k = 0; k < 3; k++)
+        buf_release(&w->errdocs[k]);
+    dest_free(w->backup);
+    codec_free(w->bcodec);
+    sink_free(w->bsink);
+    free(w->precs);
+    free(w->res);
+    free(w->last);
+    free(w->pidx);
+    free(w->tries);
 }
 
 int stream_uses_lua(const struct cfg_stream *cfg)
@@ -156,6 +179,19 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
         w->sink = sink_new(e);
         if (w->sink == NULL)
             goto fail;
+        if (w->dest->type->wants_records) {
+            st->backup_cfg = *cfg;
+            st->backup_cfg.dest_kind = CFG_DEST_S3;
+            st->backup_cfg.s3 = cfg->backup;
+            w->backup = dest_new(&st->backup_cfg, svc, e);
+            if (w->backup == NULL)
+                goto fail;
+            snprintf(w->backup->id, sizeof(w->backup->id), "backup:%s",
+                     cfg->name);
+            w->bcodec = codec_new(cfg->backup.compression, -1, e);
+            if (w->bcodec == NULL || (w->bsink = sink_new(e)) == NULL)
+                goto fail;
+        }
         if (stream_uses_lua(cfg)) {
             struct xform_limits lim = {
                 .instructions = svc->lua_instructions,
@@ -270,12 +306,22 @@ static int64_t backoff_ms(unsigned attempt)
 }
 
 /* The error outputs a batch can produce, with Firehose's error types. */
-enum { ERROUT_PROCESSING, ERROUT_PARTITIONING, ERROUT_N };
-static const char *const errout_type[ERROUT_N] = {
-    "processing-failed",
-    /* Firehose's name for this folder is not documented (spec §4.5). */
-    "partitioning-failed",
-};
+enum { ERROUT_PROCESSING, ERROUT_PARTITIONING, ERROUT_DEST, ERROUT_N };
+
+/* The error type of an error output: the !{firehose:error-output-type}
+ * value and the folder. */
+static const char *errout_type(const struct cfg_stream *cfg, int kind)
+{
+    if (kind == ERROUT_PROCESSING)
+        return "processing-failed";
+    if (kind == ERROUT_PARTITIONING)
+        /* Firehose's name for this folder is not documented (§4.5). */
+        return "partitioning-failed";
+    if (cfg->dest_kind == CFG_DEST_HTTP)
+        return "http-endpoint-failed";
+    return cfg->os.elasticsearch ? "elasticsearch-failed"
+                                 : "AmazonOpenSearchService-failed";
+}
 
 /* Grow the per-record arrays to hold n records. */
 static int reserve_records(struct worker *w, size_t n, struct err *e)
@@ -297,9 +343,28 @@ static int reserve_records(struct worker *w, size_t n, struct err *e)
         if ((p = realloc(w->xout, cap * sizeof(*w->xout))) == NULL)
             goto nomem;
         w->xout = p;
+    }
+    if (w->xf != NULL || w->backup != NULL) {
         if ((p = realloc(w->ids, cap * 33)) == NULL)
             goto nomem;
         w->ids = p;
+    }
+    if (w->backup != NULL) {
+        if ((p = realloc(w->precs, cap * sizeof(*w->precs))) == NULL)
+            goto nomem;
+        w->precs = p;
+        if ((p = realloc(w->res, cap * sizeof(*w->res))) == NULL)
+            goto nomem;
+        w->res = p;
+        if ((p = realloc(w->last, cap * sizeof(*w->last))) == NULL)
+            goto nomem;
+        w->last = p;
+        if ((p = realloc(w->pidx, cap * sizeof(*w->pidx))) == NULL)
+            goto nomem;
+        w->pidx = p;
+        if ((p = realloc(w->tries, cap * sizeof(*w->tries))) == NULL)
+            goto nomem;
+        w->tries = p;
     }
     w->cap = cap;
     return 0;
@@ -340,28 +405,30 @@ static struct group *find_group(struct worker *w, const char *keys,
 }
 
 /* One failed-record document into the error output of 'kind'. */
-static int add_errdoc(struct worker *w, int kind, const struct spool_rec *r,
-                      int attempts, const char *code, const char *msg,
-                      size_t msg_len, struct err *e)
+static int add_errdoc(struct worker *w, int kind, int64_t arrival_ms,
+                      const unsigned char *raw, size_t raw_len, int attempts,
+                      const char *code, const char *msg, size_t msg_len,
+                      const char *extra, struct err *e)
 {
     const struct cfg_processing *pc = &w->st->cfg->s3.processing;
     struct errdoc d = {
         .attempts = attempts,
-        .arrival_ms = r->arrival_ms,
+        .arrival_ms = arrival_ms,
         .code = code,
         .message = msg,
         .message_len = msg_len,
         .ending_ms = util_now_ms(),
-        .raw = r->data,
-        .raw_len = r->len,
+        .raw = raw,
+        .raw_len = raw_len,
         .lambda_arn = kind == ERROUT_PROCESSING ? pc->lua_script : NULL,
+        .extra = extra,
     };
 
     if (errdoc_append(&w->errdocs[kind], &d, e) != 0)
         return -1;
     w->n_errdocs[kind]++;
-    if (w->err_oldest_ms[kind] == 0 || r->arrival_ms < w->err_oldest_ms[kind])
-        w->err_oldest_ms[kind] = r->arrival_ms;
+    if (w->err_oldest_ms[kind] == 0 || arrival_ms < w->err_oldest_ms[kind])
+        w->err_oldest_ms[kind] = arrival_ms;
     return 0;
 }
 
@@ -383,19 +450,21 @@ static int process(struct worker *w, struct err *e)
         w->n_errdocs[k] = 0;
         w->err_oldest_ms[k] = 0;
     }
+    for (size_t i = 0; w->ids != NULL && i < n; i++) {
+        char *id = w->ids + 33 * i;
+        uint64_t v[2] = { inc, w->data.recs[i].seq };
+        /* The same 32 hex digits the producer got as RecordId. */
+        for (int h = 0; h < 2; h++)
+            for (int j = 15; j >= 0; j--, v[h] >>= 4)
+                id[16 * h + j] = "0123456789abcdef"[v[h] & 15];
+        id[32] = '\0';
+    }
     if (w->xf != NULL) {
         int64_t t0 = util_mono_us();
         uint64_t us;
         for (size_t i = 0; i < n; i++) {
             const struct spool_rec *r = &w->data.recs[i];
-            char *id = w->ids + 33 * i;
-            uint64_t v[2] = { inc, r->seq };
-            /* The same 32 hex digits the producer got as RecordId. */
-            for (int h = 0; h < 2; h++)
-                for (int j = 15; j >= 0; j--, v[h] >>= 4)
-                    id[16 * h + j] = "0123456789abcdef"[v[h] & 15];
-            id[32] = '\0';
-            w->xin[i].id = id;
+            w->xin[i].id = w->ids + 33 * i;
             w->xin[i].data = r->data;
             w->xin[i].len = r->len;
             w->xin[i].arrival_ms = r->arrival_ms;
@@ -423,10 +492,10 @@ static int process(struct worker *w, struct err *e)
             }
             if (o->result == XFORM_FAILED) {
                 failed++;
-                if (add_errdoc(w, ERROUT_PROCESSING, r, o->attempts,
-                               o->error_code,
+                if (add_errdoc(w, ERROUT_PROCESSING, r->arrival_ms, r->data,
+                               r->len, o->attempts, o->error_code,
                                (const char *)w->arena.p + o->msg_off,
-                               o->msg_len, e) != 0)
+                               o->msg_len, NULL, e) != 0)
                     return -1;
                 continue;
             }
@@ -503,10 +572,36 @@ static int bytes_next(void *arg, int first, const void **p, size_t *len)
     return 1;
 }
 
+/* Where an object goes: the stream's own S3 / local destination, or for
+ * HTTP and OpenSearch streams the backup bucket (S3Configuration). */
+struct target {
+    struct dest *d;
+    struct codec *c;
+    struct sink *s;
+    const struct cfg_s3 *cfg;
+};
+
+static struct target primary(struct worker *w)
+{
+    struct target t = { w->dest, w->codec, w->sink, &w->st->cfg->s3 };
+
+    return t;
+}
+
+/* Error outputs land next to the data, or in the backup bucket of a
+ * record destination. */
+static struct target error_target(struct worker *w)
+{
+    struct target t = { w->backup, w->bcodec, w->bsink,
+                        &w->st->cfg->backup };
+
+    return w->backup != NULL ? t : primary(w);
+}
+
 /* Compress 'recs' and store them under 'key', retrying until stored (the
  * sink sends large objects as multipart uploads while compressing). -1
  * only when told to stop (the batch stays in the spool). */
-static int store(struct worker *w, const char *key,
+static int store(struct worker *w, const struct target *t, const char *key,
                  const struct sink_records *recs, uint32_t records,
                  uint64_t raw_bytes)
 {
@@ -522,13 +617,12 @@ static int store(struct worker *w, const char *key,
     p.raw_bytes = raw_bytes;
     for (;;) {
         metrics_add(&st->m.delivery_attempts, 1);
-        if (sink_deliver(w->sink, w->dest, w->codec, recs, &p, &e) ==
-            DEST_OK)
+        if (sink_deliver(t->s, t->d, t->c, recs, &p, &e) == DEST_OK)
             break;
         metrics_add(&st->m.delivery_failures, 1);
         /* S3 and the local directory keep retrying (Firehose never diverts
          * S3 delivery failures); the data waits in the spool meanwhile. */
-        log_msg(attempt == 0 ? LOG_WARN : LOG_INFO, w->dest->id,
+        log_msg(attempt == 0 ? LOG_WARN : LOG_INFO, t->d->id,
                 "delivery of '%s' failed (attempt %u, will retry): %s", key,
                 attempt + 1, e.msg);
         nap(st, backoff_ms(attempt));
@@ -537,8 +631,8 @@ static int store(struct worker *w, const char *key,
         attempt++;
         metrics_add(&st->m.retries, 1);
     }
-    sink_stats(w->sink, &ss);
-    log_msg(LOG_DEBUG, w->dest->id, "stored '%s': %u records, %" PRIu64
+    sink_stats(t->s, &ss);
+    log_msg(LOG_DEBUG, t->d->id, "stored '%s': %u records, %" PRIu64
             " bytes, %u parts", key, records, ss.object_bytes, ss.parts);
     return 0;
 }
@@ -553,10 +647,10 @@ static const char *group_key(void *arg, int from_lambda, const char *name)
     return xform_key(g->keys, g->keys_len, name);
 }
 
-static void key_ctx(struct worker *w, struct keys_ctx *k, int64_t arrival,
-                    uint64_t hash)
+static void key_ctx(struct worker *w, const struct target *t,
+                    struct keys_ctx *k, int64_t arrival, uint64_t hash)
 {
-    const struct cfg_s3 *d = &w->st->cfg->s3;
+    const struct cfg_s3 *d = t->cfg;
 
     memset(k, 0, sizeof(*k));
     k->prefix = d->prefix;
@@ -564,8 +658,9 @@ static void key_ctx(struct worker *w, struct keys_ctx *k, int64_t arrival,
     k->version = w->st->cfg->version_id;
     k->arrival_ms = arrival;
     k->batch_hash = hash;
-    k->ext = d->file_extension[0] ? d->file_extension : codec_ext(w->codec);
-    k->time_zone = d->custom_time_zone;
+    k->ext = d->file_extension && d->file_extension[0]
+             ? d->file_extension : codec_ext(t->c);
+    k->time_zone = d->custom_time_zone ? d->custom_time_zone : "";
 }
 
 /* A group whose prefix can't be evaluated (a partition key missing): its
@@ -574,21 +669,139 @@ static int divert_group(struct worker *w, const struct group *g,
                         const char *why, struct err *e)
 {
     for (int32_t i = g->head; i >= 0; i = w->views[i].next)
-        if (add_errdoc(w, ERROUT_PARTITIONING, &w->data.recs[i], 1,
+        if (add_errdoc(w, ERROUT_PARTITIONING, w->data.recs[i].arrival_ms,
+                       w->data.recs[i].data, w->data.recs[i].len, 1,
                        "DynamicPartitioning.MissingPartitionKey", why,
-                       strlen(why), e) != 0)
+                       strlen(why), NULL, e) != 0)
             return -1;
     return 0;
 }
 
-/* Process and store one sealed, read batch: every partition's object and
- * the error outputs, each under a key derived from the batch id so that a
- * re-delivery overwrites rather than duplicates. Returns 0 when committed,
- * -1 when stopping (or out of memory) with the batch still pending. */
+/* The request id of a batch: a UUID made from its hash, the same on every
+ * attempt and after a restart, so receivers can de-duplicate. */
+static void batch_uuid(uint64_t hash, char out[37])
+{
+    unsigned char b[16];
+    uint64_t h2 = util_hash64(&hash, sizeof(hash), 0x5eed);
+    char hex[33];
+
+    memcpy(b, &hash, 8);
+    memcpy(b + 8, &h2, 8);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    util_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+/* Send one group's records to a record destination (HTTP endpoint,
+ * OpenSearch): only the records still failing are re-sent, with the same
+ * ids and request id, with backoff, until RetryOptions.DurationInSeconds
+ * (counted from the first failed attempt) is spent; then the ones left,
+ * and the permanent failures, become error documents for the backup
+ * bucket. Returns 0, or -1 when told to stop (the batch stays spooled). */
+static int deliver_records(struct worker *w, const struct group *g,
+                           uint64_t hash, uint64_t *stored, struct err *e)
+{
+    struct stream *st = w->st;
+    int64_t window = (int64_t)st->cfg->retry_s * 1000, first_fail = 0;
+    char rid[37], extra[320];
+    unsigned attempt = 0;
+    size_t m = 0;
+
+    batch_uuid(hash, rid);
+    for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
+        w->pidx[m++] = i;
+        w->tries[i] = 0;
+        memset(&w->last[i], 0, sizeof(w->last[i]));
+    }
+    *stored = 0;
+    while (m > 0) {
+        struct payload p;
+        struct err de = { 0, "" };
+        size_t keep = 0;
+
+        for (size_t k = 0; k < m; k++) {
+            int32_t i = w->pidx[k];
+            w->precs[k].data = w->views[i].data;
+            w->precs[k].len = w->views[i].len;
+            w->precs[k].arrival_ms = w->data.recs[i].arrival_ms;
+            w->precs[k].id = w->ids + 33 * (size_t)i;
+            memset(&w->res[k], 0, sizeof(w->res[k]));
+            w->res[k].status = DEST_RETRY;
+        }
+        memset(&p, 0, sizeof(p));
+        p.recs = w->precs;
+        p.n_recs = m;
+        p.request_id = rid;
+        p.results = w->res;
+        p.records = (uint32_t)m;
+        metrics_add(&st->m.delivery_attempts, 1);
+        (void)w->dest->type->deliver(w->dest, &p, &de);
+        for (size_t k = 0; k < m; k++) {
+            int32_t i = w->pidx[k];
+            w->tries[i]++;
+            w->last[i] = w->res[k];
+            if (w->res[k].status == DEST_OK)
+                (*stored)++;
+            else if (w->res[k].status == DEST_RETRY)
+                w->pidx[keep++] = i;
+        }
+        if (keep < m && keep > 0)
+            log_msg(LOG_WARN, w->dest->id, "%zu of %zu records failed "
+                    "(will retry): %s", keep, m, de.msg);
+        else if (keep > 0 || *stored < g->count)
+            log_msg(attempt == 0 ? LOG_WARN : LOG_INFO, w->dest->id,
+                    "delivery failed (attempt %u): %s", attempt + 1, de.msg);
+        m = keep;
+        if (m == 0)
+            break;
+        metrics_add(&st->m.delivery_failures, 1);
+        if (first_fail == 0)
+            first_fail = util_mono_ms();
+        if (util_mono_ms() - first_fail >= window)
+            break;
+        nap(st, backoff_ms(attempt));
+        if (atomic_load(&st->stop))
+            return -1;
+        attempt++;
+        metrics_add(&st->m.retries, 1);
+    }
+    /* What is not stored now goes to the backup, with its last error. */
+    for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
+        const struct dest_rec_result *r = &w->last[i];
+        const char *id = w->ids + 33 * (size_t)i;
+
+        if (r->status == DEST_OK)
+            continue;
+        if (st->cfg->dest_kind == CFG_DEST_HTTP)
+            snprintf(extra, sizeof(extra), "\"subsequenceNumber\":0,"
+                     "\"dataId\":\"%s.0\"", id);
+        else
+            snprintf(extra, sizeof(extra), "\"esDocumentId\":\"%s\","
+                     "\"esTypeName\":\"%s\"",
+                     st->cfg->os.no_document_id ? "" : id,
+                     st->cfg->os.type_name ? st->cfg->os.type_name : "");
+        if (add_errdoc(w, ERROUT_DEST, w->data.recs[i].arrival_ms,
+                       w->views[i].data, w->views[i].len, w->tries[i],
+                       r->code[0] ? r->code : "DestinationError",
+                       r->msg, strnlen(r->msg, sizeof(r->msg)), extra,
+                       e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Process and store one sealed, read batch: every partition's object (or
+ * the records, for HTTP and OpenSearch) and the error outputs, each under
+ * a key derived from the batch id so that a re-delivery overwrites rather
+ * than duplicates. Returns 0 when committed, -1 when stopping (or out of
+ * memory) with the batch still pending. */
 static int deliver_batch(struct worker *w, const struct spool_batch *b)
 {
     struct stream *st = w->st;
     const struct cfg_s3 *d = &st->cfg->s3;
+    struct target t = primary(w), et = error_target(w);
     struct keys_ctx k;
     struct err e = { 0, "" };
     char key[2048];
@@ -609,9 +822,30 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         struct group *g = &w->groups[i];
         struct group_iter gi = { w, g, -1 };
         struct sink_records grecs = { group_next, &gi, delim };
+        uint64_t hash = g->keys_len ? util_hash64(g->keys, g->keys_len, base)
+                                    : base;
 
-        key_ctx(w, &k, g->oldest_ms,
-                g->keys_len ? util_hash64(g->keys, g->keys_len, base) : base);
+        if (w->backup != NULL) {
+            uint64_t ok = 0;
+            if (deliver_records(w, g, hash, &ok, &e) != 0) {
+                if (atomic_load(&st->stop))
+                    return -1;
+                goto fail;
+            }
+            delivered += ok;
+            bytes += g->bytes;
+            /* AllData / AllDocuments: every record also to the bucket. */
+            if (st->cfg->backup_all) {
+                struct target bt = et;
+                key_ctx(w, &bt, &k, g->oldest_ms, hash);
+                if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0)
+                    goto fail;
+                if (store(w, &bt, key, &grecs, g->count, g->bytes) != 0)
+                    return -1;
+            }
+            continue;
+        }
+        key_ctx(w, &t, &k, g->oldest_ms, hash);
         k.partition_key = group_key;
         k.partition_arg = g;
         if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0) {
@@ -623,25 +857,27 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
             /* Validated at config load: our bug or an absurd prefix. */
             goto fail;
         }
-        if (store(w, key, &grecs, g->count, g->bytes) != 0)
+        if (store(w, &t, key, &grecs, g->count, g->bytes) != 0)
             return -1;
         delivered += g->count;
         bytes += g->bytes;
         metrics_add(&st->m.delivered_objects, 1);
     }
     for (int kind = 0; kind < ERROUT_N; kind++) {
+        const char *type = errout_type(st->cfg, kind);
+
         if (w->n_errdocs[kind] == 0)
             continue;
-        key_ctx(w, &k, w->err_oldest_ms[kind],
-                util_hash64(errout_type[kind], strlen(errout_type[kind]),
-                            base));
-        k.prefix = d->error_prefix;
+        key_ctx(w, &et, &k, w->err_oldest_ms[kind],
+                util_hash64(type, strlen(type), base));
+        k.prefix = et.cfg->error_prefix ? et.cfg->error_prefix : "";
         k.is_error = 1;
-        k.error_type = errout_type[kind];
-        if (keys_object_key(&k, d->prefix, key, sizeof(key), &e) != 0)
+        k.error_type = type;
+        if (keys_object_key(&k, et.cfg->prefix ? et.cfg->prefix : "", key,
+                            sizeof(key), &e) != 0)
             goto fail;
         bi.b = &w->errdocs[kind];
-        if (store(w, key, &brecs, w->n_errdocs[kind],
+        if (store(w, &et, key, &brecs, w->n_errdocs[kind],
                   w->errdocs[kind].len) != 0)
             return -1;
         metrics_add(&st->m.error_records, w->n_errdocs[kind]);

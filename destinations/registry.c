@@ -5,7 +5,7 @@
 #include "dest.h"
 
 static const struct dest_type *const dest_types[] = {
-    &dest_local, &dest_s3, NULL,
+    &dest_local, &dest_s3, &dest_http, &dest_opensearch, NULL,
 };
 
 struct dest *dest_new(const struct cfg_stream *s,

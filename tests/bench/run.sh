@@ -6,6 +6,7 @@
 #   C  the same with 1 connection (latency view), same fsync instance
 #   B  as A with Durability "os" (a second firehosed instance)
 #   then xform_bench (next to LOADGEN): the Lua transform's cost per record
+#   and dest_bench: HTTP endpoint (plain, GZIP) and OpenSearch records/s
 #
 # Each scenario runs BENCH_RUNS times (3) for BENCH_DURATION seconds (10);
 # the medians are what to quote. After each scenario the script waits for
@@ -372,6 +373,11 @@ say "  gzip ${ZMBS} MB/s (ratio $(jget zlib_ratio "$ZOUT"):1)," \
 XFORM_BENCH=$(dirname "$LOADGEN")/xform_bench
 if [ -x "$XFORM_BENCH" ]; then
     "$XFORM_BENCH" --batch "$BATCH" --size "$SIZE" || die "xform_bench failed"
+fi
+
+DEST_BENCH=$(dirname "$LOADGEN")/dest_bench
+if [ -x "$DEST_BENCH" ]; then
+    "$DEST_BENCH" --size "$SIZE" || die "dest_bench failed"
 fi
 
 say ""

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the npm test peers (s3rver 3.7.1, @20minutes/s3rver 5.0.0, the JS
-# Firehose SDK) into .cache/peers at the repo root. Idempotent: when the
+# Firehose SDK, playwright-core to drive Debian's chromium) into .cache/peers at the repo root. Idempotent: when the
 # stamp file matches the hash of package.json + package-lock.json + the node
 # version, nothing is run. Needs node and npm (tests/deps.sh installs them).
 set -eu
@@ -35,7 +35,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
    [ -f "$dest/node_modules/s3rver/bin/s3rver.js" ] &&
    [ -f "$dest/node_modules/@20minutes/s3rver/lib/s3rver.js" ] &&
    [ -d "$dest/node_modules/@aws-sdk/client-firehose" ] &&
-   [ -d "$dest/node_modules/@smithy/node-http-handler" ]; then
+   [ -d "$dest/node_modules/@smithy/node-http-handler" ] &&
+   [ -f "$dest/node_modules/playwright-core/package.json" ]; then
     exit 0
 fi
 

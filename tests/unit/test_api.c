@@ -73,7 +73,7 @@ static int setup(void **state)
     if (cfg_load_string("test", json, &f->cfg, &errors) != 0)
         fail_msg("config: %s", errors);
     for (size_t i = 0; i < 2; i++) {
-        if (stream_open(&f->cfg->streams[i], &f->cfg->service,
+        if (stream_open(&f->cfg->streams[i], &f->cfg->service, NULL,
                         &f->streams[i], &e) != 0)
             fail_msg("stream: %s", e.msg);
         assert_int_equal(stream_start(f->streams[i], &e), 0);

@@ -499,16 +499,6 @@ static void test_bad_enums(void **state)
 }
 
 static const struct bad_case unsupported[] = {
-    { S3(",'CompressionFormat':'ZIP'"),
-      "DeliveryStreams[0].ExtendedS3DestinationConfiguration."
-      "CompressionFormat: CompressionFormat ZIP is not supported yet (only "
-      "UNCOMPRESSED and GZIP)" },
-    { LOCAL(",'CompressionFormat':'Snappy'"),
-      "CompressionFormat: CompressionFormat Snappy is not supported yet "
-      "(only UNCOMPRESSED and GZIP)" },
-    { S3(",'CompressionFormat':'HADOOP_SNAPPY'"),
-      "CompressionFormat: CompressionFormat HADOOP_SNAPPY is not supported "
-      "yet (only UNCOMPRESSED and GZIP)" },
     { S3(",'S3BackupMode':'Enabled'"),
       "S3BackupMode: S3BackupMode Enabled: source-record backup is not "
       "supported yet" },
@@ -527,14 +517,12 @@ static const struct bad_case unsupported[] = {
           "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
       "DeliveryStreamType: DeliveryStreamType MSKAsSource is not "
       "supported" },
-    { ONE(NAME ",'HttpEndpointDestinationConfiguration':{}"),
-      "DeliveryStreams[0].HttpEndpointDestinationConfiguration: "
-      "HttpEndpointDestinationConfiguration is not supported yet" },
-    { ONE(NAME ",'AmazonopensearchserviceDestinationConfiguration':{}"),
-      "AmazonopensearchserviceDestinationConfiguration is not supported "
-      "yet" },
-    { ONE(NAME ",'ElasticsearchDestinationConfiguration':{}"),
-      "ElasticsearchDestinationConfiguration is not supported yet" },
+    { ONE(NAME ",'HttpEndpointDestinationConfiguration':{"
+          "'EndpointConfiguration':{'Url':'https://h/'},"
+          "'S3Configuration':{'BucketARN':'arn:aws:s3:::b'},"
+          "'SecretsManagerConfiguration':{'Enabled':true}}"),
+      "HttpEndpointDestinationConfiguration.SecretsManagerConfiguration: "
+      "SecretsManagerConfiguration is not supported yet" },
 };
 
 #define LUA(params) "{'Type':'Lua','Parameters':[" params "]}"
@@ -613,6 +601,257 @@ static void test_processing(void **state)
     assert_false(c->streams[0].s3.processing.enabled);
     assert_int_equal(c->streams[0].s3.processing.lua_retries, 3);
     cfg_free(c);
+}
+
+/* ---- HTTP endpoint and OpenSearch destinations ---- */
+
+#define BACKUP "'S3Configuration':{'BucketARN':'arn:aws:s3:::bk'}"
+#define HTTP(m) ONE(NAME ",'HttpEndpointDestinationConfiguration':{" m "}")
+#define HTTP_OK(m) HTTP("'EndpointConfiguration':{'Url':'https://h/p?q=1'}," \
+                        BACKUP m)
+#define OS(m) ONE(NAME ",'AmazonopensearchserviceDestinationConfiguration'" \
+                  ":{" m "}")
+#define OS_OK(m) OS("'ClusterEndpoint':'https://os:443','IndexName':'ix'," \
+                    BACKUP m)
+#define ES_OK(m) ONE(NAME ",'ElasticsearchDestinationConfiguration':{" \
+                     "'ClusterEndpoint':'https://os','IndexName':'ix'," \
+                     BACKUP m "}")
+
+static void test_http_values(void **state)
+{
+    struct cfg *c;
+    struct cfg_stream *s;
+
+    (void)state;
+    c = load_ok(HTTP_OK(""));
+    s = &c->streams[0];
+    assert_int_equal(s->dest_kind, CFG_DEST_HTTP);
+    assert_string_equal(s->http.url, "https://h/p?q=1");
+    assert_null(s->http.access_key);
+    assert_null(s->http.name);
+    assert_int_equal(s->http.gzip, 0);
+    assert_int_equal(s->http.n_attrs, 0);
+    assert_int_equal(s->http.timeout_s, 180);
+    assert_int_equal(s->retry_s, 300);
+    assert_int_equal(s->backup_all, 0);
+    assert_string_equal(s->backup.bucket, "bk");
+    assert_int_equal(s->s3.buffering.size_mb, 5);
+    assert_int_equal(s->s3.buffering.interval_s, 300);
+    assert_int_equal(s->s3.compression, CFG_COMP_UNCOMPRESSED);
+    assert_string_equal(s->s3.prefix, "");
+    cfg_free(c);
+
+    c = load_ok(ONE(NAME ",'HttpEndpointDestinationConfiguration':{"
+        "'EndpointConfiguration':{'Url':'http://127.0.0.1:8080/in',"
+        "'Name':'rx','AccessKey':'k'},'RequestConfiguration':{"
+        "'ContentEncoding':'GZIP','CommonAttributes':[{'AttributeName':'a',"
+        "'AttributeValue':'1'},{'AttributeName':'b','AttributeValue':''}]},"
+        "'BufferingHints':{'SizeInMBs':64,'IntervalInSeconds':0},"
+        "'RetryOptions':{'DurationInSeconds':7200},'S3BackupMode':'AllData',"
+        "'RoleARN':'arn:aws:iam::123456789012:role/r',"
+        "'CloudWatchLoggingOptions':{'Enabled':false},"
+        "'ProcessingConfiguration':{'Processors':[{'Type':"
+        "'AppendDelimiterToRecord'}]},'RequestTimeoutInSeconds':5,"
+        "'S3Configuration':{'BucketARN':'arn:aws:s3:::bk','Prefix':'f/',"
+        "'CompressionFormat':'GZIP','BufferingHints':{'SizeInMBs':1,"
+        "'IntervalInSeconds':60}}}"));
+    s = &c->streams[0];
+    assert_string_equal(s->http.url, "http://127.0.0.1:8080/in");
+    assert_string_equal(s->http.name, "rx");
+    assert_string_equal(s->http.access_key, "k");
+    assert_int_equal(s->http.gzip, 1);
+    assert_int_equal(s->http.n_attrs, 2);
+    assert_string_equal(s->http.attrs[1].name, "b");
+    assert_string_equal(s->http.attrs[1].value, "");
+    assert_int_equal(s->http.timeout_s, 5);
+    assert_int_equal(s->retry_s, 7200);
+    assert_int_equal(s->backup_all, 1);
+    assert_int_equal(s->s3.buffering.size_mb, 64);
+    assert_int_equal(s->s3.buffering.interval_s, 0);
+    assert_int_equal(s->s3.processing.append_delimiter, 1);
+    assert_int_equal(s->s3.compression, CFG_COMP_UNCOMPRESSED);
+    assert_string_equal(s->backup.prefix, "f/");
+    assert_int_equal(s->backup.compression, CFG_COMP_GZIP);
+    assert_int_equal(s->backup.buffering.size_mb, 1);
+    cfg_free(c);
+}
+
+static void test_opensearch_values(void **state)
+{
+    struct cfg *c;
+    struct cfg_stream *s;
+
+    (void)state;
+    c = load_ok(OS_OK(""));
+    s = &c->streams[0];
+    assert_int_equal(s->dest_kind, CFG_DEST_OPENSEARCH);
+    assert_string_equal(s->os.cluster_endpoint, "https://os:443");
+    assert_null(s->os.domain_arn);
+    assert_string_equal(s->os.index_name, "ix");
+    assert_string_equal(s->os.type_name, "");
+    assert_int_equal(s->os.rotation, CFG_ROT_DAY);
+    assert_int_equal(s->os.week_iso, 0);
+    assert_int_equal(s->os.no_document_id, 0);
+    assert_null(s->os.basic_user);
+    assert_int_equal(s->os.elasticsearch, 0);
+    assert_int_equal(s->retry_s, 300);
+    assert_int_equal(s->backup_all, 0);
+    assert_int_equal(s->s3.buffering.size_mb, 5);
+    cfg_free(c);
+
+    c = load_ok("{'Service':{'Endpoints':{'OpenSearch':'http://127.0.0.1:9200'"
+        "}},'DeliveryStreams':[{" NAME ",'ElasticsearchDestinationConfiguration'"
+        ":{'DomainARN':'arn:aws:es:us-east-1:123456789012:domain/my-dom',"
+        "'IndexName':'ix','TypeName':'_doc','IndexRotationPeriod':'OneWeek',"
+        "'IndexRotationWeekRule':'ISO','DocumentIdOptions':{"
+        "'DefaultDocumentIdFormat':'NO_DOCUMENT_ID'},'BufferingHints':{"
+        "'SizeInMBs':100,'IntervalInSeconds':900},'RetryOptions':{"
+        "'DurationInSeconds':0},'S3BackupMode':'AllDocuments',"
+        "'BasicAuth':{'Username':'u','Password':'p:w'},"
+        "'VpcConfiguration':{'SubnetIds':['s'],'SecurityGroupIds':['g'],"
+        "'RoleARN':'arn:aws:iam::123456789012:role/r'}," BACKUP "}}]}");
+    s = &c->streams[0];
+    assert_string_equal(c->service.endpoint_opensearch,
+                        "http://127.0.0.1:9200");
+    assert_null(s->os.cluster_endpoint);
+    assert_int_equal(s->os.elasticsearch, 1);
+    assert_string_equal(s->os.type_name, "_doc");
+    assert_int_equal(s->os.rotation, CFG_ROT_WEEK);
+    assert_int_equal(s->os.week_iso, 1);
+    assert_int_equal(s->os.no_document_id, 1);
+    assert_string_equal(s->os.basic_user, "u");
+    assert_string_equal(s->os.basic_password, "p:w");
+    assert_int_equal(s->s3.buffering.size_mb, 100);
+    assert_int_equal(s->retry_s, 0);
+    assert_int_equal(s->backup_all, 1);
+    cfg_free(c);
+}
+
+static const struct bad_case http_bad[] = {
+    { HTTP(BACKUP), "HttpEndpointDestinationConfiguration."
+      "EndpointConfiguration: missing required key" },
+    { HTTP("'EndpointConfiguration':{'Url':'https://h'}"),
+      "HttpEndpointDestinationConfiguration.S3Configuration: missing "
+      "required key" },
+    { HTTP("'EndpointConfiguration':{}," BACKUP),
+      "EndpointConfiguration.Url: missing required key" },
+    { HTTP("'EndpointConfiguration':{'Url':'ftp://h'}," BACKUP),
+      "EndpointConfiguration.Url: \"ftp://h\" must start with http:// or "
+      "https://" },
+    { HTTP("'EndpointConfiguration':{'Url':'http://example.com/'}," BACKUP),
+      "EndpointConfiguration.Url: plain http:// is only accepted to "
+      "127.0.0.1, localhost or [::1]" },
+    { HTTP("'EndpointConfiguration':{'Url':'http://127.0.0.1.evil/'},"
+           BACKUP), "Url: plain http://" },
+    { HTTP("'EndpointConfiguration':{'Url':'https://h','Name':''}," BACKUP),
+      "EndpointConfiguration.Name: an empty string is shorter than the "
+      "minimum length 1" },
+    { HTTP_OK(",'BufferingHints':{'SizeInMBs':65,'IntervalInSeconds':60}"),
+      "BufferingHints.SizeInMBs: 65 is above the maximum 64" },
+    { HTTP_OK(",'BufferingHints':{'SizeInMBs':5}"),
+      "BufferingHints: IntervalInSeconds is required" },
+    { HTTP_OK(",'RetryOptions':{'DurationInSeconds':7201}"),
+      "RetryOptions.DurationInSeconds: 7201 is above the maximum 7200" },
+    { HTTP_OK(",'RetryOptions':{'DurationInSeconds':-1}"),
+      "RetryOptions.DurationInSeconds: -1 is below the minimum 0" },
+    { HTTP_OK(",'S3BackupMode':'FailedDocumentsOnly'"),
+      "S3BackupMode: " },
+    { HTTP_OK(",'RequestConfiguration':{'ContentEncoding':'gzip'}"),
+      "RequestConfiguration.ContentEncoding: " },
+    { HTTP_OK(",'RequestConfiguration':{'CommonAttributes':[{"
+              "'AttributeName':'a'}]}"),
+      "CommonAttributes[0].AttributeValue: missing required key" },
+    { HTTP_OK(",'RequestConfiguration':{'CommonAttributes':[{"
+              "'AttributeName':' ','AttributeValue':''}]}"),
+      "CommonAttributes[0].AttributeName: must not be blank" },
+    { HTTP_OK(",'RequestConfiguration':{'CommonAttributes':[{"
+              "'AttributeName':'a','AttributeValue':''},{"
+              "'AttributeName':'a','AttributeValue':'x'}]}"),
+      "CommonAttributes[1].AttributeName: \"a\" is already the name of "
+      "CommonAttributes[0]" },
+    { HTTP("'EndpointConfiguration':{'Url':'https://h','AccessKey':"
+           "'a\\nb'}," BACKUP), "EndpointConfiguration.AccessKey: must not "
+      "contain a line break" },
+    { HTTP_OK(",'RequestTimeoutInSeconds':0"),
+      "RequestTimeoutInSeconds: 0 is below the minimum 1" },
+    { HTTP_OK(",'S3Configuration':{}"), "duplicate" },
+    { HTTP("'EndpointConfiguration':{'Url':'https://h'},"
+           "'S3Configuration':{'Prefix':'x/'}"),
+      "S3Configuration.BucketARN: missing required key" },
+    { HTTP_OK(",'RoleARN':'role'"), "RoleARN: \"role\" is not an IAM role "
+      "ARN" },
+    { HTTP_OK(",'CompressionFormat':'GZIP'"),
+      "HttpEndpointDestinationConfiguration.CompressionFormat: unknown key" },
+};
+
+static const struct bad_case os_bad[] = {
+    { OS("'IndexName':'ix'," BACKUP), "give exactly one of ClusterEndpoint "
+      "(https://host:port) and DomainARN" },
+    { OS("'ClusterEndpoint':'https://os','DomainARN':"
+         "'arn:aws:es:us-east-1:123456789012:domain/dom','IndexName':'ix',"
+         BACKUP), "give exactly one of ClusterEndpoint" },
+    { OS("'ClusterEndpoint':'https://os'," BACKUP),
+      "IndexName: missing required key" },
+    { OS("'ClusterEndpoint':'https://os','IndexName':'ix'"),
+      "AmazonopensearchserviceDestinationConfiguration.S3Configuration: "
+      "missing required key" },
+    { OS("'ClusterEndpoint':'http://os.example:9200','IndexName':'ix',"
+         BACKUP), "ClusterEndpoint: plain http:// is only accepted" },
+    { OS("'DomainARN':'arn:aws:es:us-east-1:1234:domain/dom',"
+         "'IndexName':'ix'," BACKUP), "DomainARN: \"arn:aws:es:us-east-1:"
+      "1234:domain/dom\" is not an OpenSearch domain ARN" },
+    { OS("'DomainARN':'arn:aws:es:us-east-1:123456789012:domain/Dom',"
+         "'IndexName':'ix'," BACKUP), "is not an OpenSearch domain ARN" },
+    { OS("'DomainARN':'arn:aws:es:us-east-1:123456789012:domain/dom',"
+         "'IndexName':'ix'," BACKUP), "AmazonopensearchserviceDestination"
+      "Configuration.DomainARN: a DomainARN needs Service.Endpoints."
+      "OpenSearch" },
+    { OS_OK(",'IndexName':'x'"), "duplicate" },
+    { OS("'ClusterEndpoint':'https://os','IndexName':'Logs'," BACKUP),
+      "IndexName: \"Logs\": an index name is lowercase" },
+    { OS("'ClusterEndpoint':'https://os','IndexName':'_x'," BACKUP),
+      "IndexName: \"_x\": an index name can't be" },
+    { OS("'ClusterEndpoint':'https://os','IndexName':"
+         "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaa'," BACKUP),
+      "IndexName: length 81 is above the maximum 80" },
+    { OS_OK(",'IndexRotationPeriod':'OneYear'"), "IndexRotationPeriod: " },
+    { OS_OK(",'IndexRotationPeriod':'oneday'"), "did you mean OneDay" },
+    { OS_OK(",'IndexRotationWeekRule':'EU'"), "IndexRotationWeekRule: " },
+    { OS_OK(",'DocumentIdOptions':{}"),
+      "DocumentIdOptions.DefaultDocumentIdFormat: missing required key" },
+    { OS_OK(",'DocumentIdOptions':{'DefaultDocumentIdFormat':'firehose_"
+            "default'}"), "did you mean FIREHOSE_DEFAULT" },
+    { OS_OK(",'BufferingHints':{'SizeInMBs':101,'IntervalInSeconds':1}"),
+      "BufferingHints.SizeInMBs: 101 is above the maximum 100" },
+    { OS_OK(",'BufferingHints':{'SizeInMBs':1,'IntervalInSeconds':901}"),
+      "BufferingHints.IntervalInSeconds: 901 is above the maximum 900" },
+    { OS_OK(",'S3BackupMode':'AllData'"), "S3BackupMode: " },
+    { OS_OK(",'BasicAuth':{'Username':'a:b','Password':'p'}"),
+      "BasicAuth.Username: a basic-auth user name can't contain ':'" },
+    { OS_OK(",'BasicAuth':{'Username':'a'}"),
+      "BasicAuth.Password: missing required key" },
+    { OS_OK(",'TypeName':" "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"),
+      "TypeName: length 101 is above the maximum 100" },
+    { OS_OK(",'VpcConfiguration':{'SubnetIds':'s'}"),
+      "VpcConfiguration.SubnetIds: expected an array" },
+    { OS_OK(",'RetryOptions':{'DurationInSeconds':'300'}"),
+      "RetryOptions.DurationInSeconds: expected an integer" },
+    { ES_OK(",'IndexRotationPeriod':'OneMinute'"),
+      "ElasticsearchDestinationConfiguration.IndexRotationPeriod: " },
+    { ONE(NAME ",'ElasticsearchDestinationConfiguration':{" BACKUP "}"),
+      "ElasticsearchDestinationConfiguration: give exactly one of" },
+    { "{'Service':{'Endpoints':{'OpenSearch':'os:9200'}},'DeliveryStreams':"
+      "[{" NAME ",'LocalDirectoryDestinationConfiguration':{'Path':'o'}}]}",
+      "Service.Endpoints.OpenSearch: \"os:9200\" must start with http://" },
+};
+
+static void test_http_opensearch_errors(void **state)
+{
+    (void)state;
+    RUN_BAD(http_bad);
+    RUN_BAD(os_bad);
 }
 
 static void test_unsupported(void **state)
@@ -913,6 +1152,76 @@ static void test_shipped_configs(void **state)
     cfg_free(c);
 }
 
+/* Issue 7: every CompressionFormat, SSE, storage class, multipart. */
+static const struct bad_case s3_parity_bad[] = {
+    { S3(",'ServerSideEncryption':'aes256'"),
+      "ExtendedS3DestinationConfiguration.ServerSideEncryption: \"aes256\" "
+      "is not AES256 or aws:kms" },
+    { S3(",'StorageClass':'COLD'"),
+      "ExtendedS3DestinationConfiguration.StorageClass: \"COLD\" is not an "
+      "S3 storage class (STANDARD," },
+    { S3(",'ServerSideEncryption':'AES256','EncryptionConfiguration':"
+         "{'KMSEncryptionConfig':{'AWSKMSKeyARN':'arn:k'}}"),
+      "ServerSideEncryption AES256 conflicts with EncryptionConfiguration."
+      "KMSEncryptionConfig (SSE-KMS): give one of them" },
+    { S3(",'EncryptionConfiguration':{'KMSEncryptionConfig':{}}"),
+      "KMSEncryptionConfig.AWSKMSKeyARN: missing required key" },
+    { LOCAL(",'StorageClass':'STANDARD'"),
+      "LocalDirectoryDestinationConfiguration.StorageClass: unknown key" },
+    { SERVICE("'S3MultipartThresholdBytes':1024"),
+      "Service.S3MultipartThresholdBytes: 1024 is below the minimum "
+      "5242880" },
+    { SERVICE("'S3MultipartPartSizeBytes':6000000000"),
+      "Service.S3MultipartPartSizeBytes: 6000000000 is above the maximum" },
+    { SERVICE("'S3MultipartThresholdBytes':6000000,"
+              "'S3MultipartPartSizeBytes':7000000"),
+      "Service: S3MultipartPartSizeBytes 7000000 is above "
+      "S3MultipartThresholdBytes 6000000: lower the part size or raise the "
+      "threshold" },
+};
+
+static void test_s3_parity(void **state)
+{
+    static const char *const fmts[] = {
+        "UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY",
+    };
+    char json[512];
+    struct cfg *c;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        snprintf(json, sizeof(json), S3(",'CompressionFormat':'%s'"),
+                 fmts[i]);
+        c = load_ok(json);
+        assert_int_equal(c->streams[0].s3.compression, (int)i);
+        assert_string_equal(cfg_compression_name(c->streams[0].s3.compression),
+                            fmts[i]);
+        cfg_free(c);
+    }
+    c = load_ok(S3(",'CompressionFormat':'ZIP','StorageClass':'STANDARD_IA',"
+                   "'EncryptionConfiguration':{'KMSEncryptionConfig':"
+                   "{'AWSKMSKeyARN':'arn:aws:kms:us-east-1:1:key/k'}}"));
+    assert_string_equal(c->streams[0].s3.kms_key_arn,
+                        "arn:aws:kms:us-east-1:1:key/k");
+    assert_string_equal(c->streams[0].s3.storage_class, "STANDARD_IA");
+    assert_null(c->streams[0].s3.sse);
+    assert_int_equal(c->service.s3_multipart_threshold, 16u << 20);
+    assert_int_equal(c->service.s3_part_size, 8u << 20);
+    cfg_free(c);
+    c = load_ok(S3(",'ServerSideEncryption':'AES256',"
+                   "'EncryptionConfiguration':{'NoEncryptionConfig':"
+                   "'NoEncryption'}"));
+    assert_string_equal(c->streams[0].s3.sse, "AES256");
+    assert_null(c->streams[0].s3.kms_key_arn);
+    assert_null(c->streams[0].s3.storage_class);
+    cfg_free(c);
+    c = load_ok(SERVICE("'S3MultipartThresholdBytes':5242880,"
+                        "'S3MultipartPartSizeBytes':5242880"));
+    assert_int_equal(c->service.s3_multipart_threshold, 5242880);
+    cfg_free(c);
+    RUN_BAD(s3_parity_bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1239,9 @@ int main(void)
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_http_values),
+        cmocka_unit_test(test_opensearch_values),
+        cmocka_unit_test(test_http_opensearch_errors),
         cmocka_unit_test(test_processing),
         cmocka_unit_test(test_stream_names),
         cmocka_unit_test(test_destination_count),
@@ -941,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_errors_out_optional),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_shipped_configs),
+        cmocka_unit_test(test_s3_parity),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
