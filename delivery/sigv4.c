@@ -224,6 +224,11 @@ static int canonical_query(struct buf *out, const char *query, struct err *e)
         }
         p = pe + 1;
     }
+    if (n == 0) {
+        /* Only empty pieces ("&&"): an empty canonical query. */
+        rc = 0;
+        goto out;
+    }
     /* Room for the merge sort's scratch copy. */
     if (buf_reserve(&ents, n * sizeof(struct qent), e) != 0)
         goto out;

@@ -572,6 +572,9 @@ static void test_queries(void **state)
     expect_creq("/", "sp=%20x+y", 0, "/", "sp=%20x%2By");
     expect_creq("/", "bad=%zz%4", 0, "/", "bad=%25zz%254");
     expect_creq("/", "", 0, "/", "");
+    /* Found by fuzzing: only empty pieces sorted a NULL array. */
+    expect_creq("/", "&", 0, "/", "");
+    expect_creq("/", "&&&", 0, "/", "");
 }
 
 static void test_headers(void **state)
