@@ -12,9 +12,22 @@
 
 #include "stream.h"
 
+/* The destination part of Firehose's metric names, snake_cased:
+ * DeliveryToS3, DeliveryToHttpEndpoint, DeliveryToAmazonOpenSearchService
+ * (and ours, local). */
 static const char *dest_name(const struct cfg_stream *s)
 {
-    return s->dest_kind == CFG_DEST_S3 ? "s3" : "local";
+    switch (s->dest_kind) {
+    case CFG_DEST_S3:
+        return "s3";
+    case CFG_DEST_HTTP:
+        return "http_endpoint";
+    case CFG_DEST_OPENSEARCH:
+        return s->os.elasticsearch ? "elasticsearch"
+                                   : "amazon_opensearch_service";
+    default:
+        return "local";
+    }
 }
 
 static double freshness_s(int64_t oldest_ms, int64_t now_ms)
