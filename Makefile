@@ -36,6 +36,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/stream.c \
+           delivery/streams.c delivery/control.c \
            delivery/auth.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            config/cfg.c \
@@ -44,21 +45,31 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            destinations/http.c destinations/opensearch.c \
            transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c
 MAIN_SRC = delivery/main.c
+# The file-tailing agent (a second binary): its own sources plus the shared
+# SigV4, credentials, HTTP client and base helpers.
+AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
+            agent/tail.c agent/ship.c delivery/sigv4.c delivery/awscred.c \
+            delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
 UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
-             auth connguard http_dest opensearch xform
+             auth connguard http_dest opensearch xform control \
+             agent_cfg agent_ckpt agent_lines agent_tail agent_ship
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
+AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test unit integration bench deps deps-test clean valgrind \
         fuzz
 
-all: firehosed
+all: firehosed firehosed-agent
 
 firehosed: $(CORE_OBJ) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+firehosed-agent: $(AGENT_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson -lssl -lcrypto -pthread
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +113,13 @@ TEST_opensearch_SRC = destinations/opensearch.c delivery/httpc.c \
                    destinations/keys.c tests/fakes/fake_httpd.c
 TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
+TEST_control_SRC = $(filter-out delivery/main.c,$(CORE_SRC))
+TEST_agent_cfg_SRC   = agent/acfg.c
+TEST_agent_ckpt_SRC  = agent/ckpt.c
+TEST_agent_lines_SRC = agent/lines.c
+TEST_agent_tail_SRC  = agent/tail.c agent/lines.c agent/ckpt.c agent/acfg.c
+TEST_agent_ship_SRC  = agent/ship.c delivery/httpc.c delivery/sigv4.c \
+                       delivery/awscred.c tests/fakes/fake_httpd.c
 
 .SECONDARY:
 .SECONDEXPANSION:
@@ -160,7 +178,7 @@ run: deps firehosed
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
-integration: firehosed
+integration: firehosed firehosed-agent
 	@bash tests/integration/run.sh
 
 # Unit tests run twice: plain and under ASan/UBSan (cheap, and it catches
@@ -180,7 +198,7 @@ bench: deps-test firehosed $(BUILD)/loadgen $(BUILD)/xform_bench \
 	@bash tests/bench/run.sh $(BUILD)/loadgen
 
 clean:
-	rm -rf build build-san build-fuzz firehosed
+	rm -rf build build-san build-fuzz firehosed firehosed-agent
 
--include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) \
          $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%.d)

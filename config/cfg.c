@@ -162,11 +162,74 @@ static int all_digits(const char *s, size_t n)
 
 static int check_stream_name(json_t *v, char *why, size_t n)
 {
-    if (all_in(json_string_value(v), "_.-"))
+    const char *s = json_string_value(v);
+
+    /* The name is a directory under StateDirectory, which also holds the
+     * streams created through the API in "streams". */
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+        strcmp(s, "streams") == 0) {
+        snprintf(why, n, "\"%s\" is reserved (a directory in "
+                 "StateDirectory): choose another name", s);
+        return -1;
+    }
+    if (all_in(s, "_.-"))
         return 0;
-    snprintf(why, n, "\"%s\" may only contain a-z A-Z 0-9 _ . -",
-             json_string_value(v));
+    snprintf(why, n, "\"%s\" may only contain a-z A-Z 0-9 _ . -", s);
     return -1;
+}
+
+/* Characters of a UTF-8 string (bytes that do not start one are skipped). */
+static size_t utf8_chars(const char *s)
+{
+    size_t k = 0;
+
+    for (; *s != '\0'; s++)
+        k += ((unsigned char)*s & 0xC0) != 0x80;
+    return k;
+}
+
+int cfg_tag_check(const char *key, const char *value, char *why, size_t n)
+{
+    /* Firehose: ^(?!aws:)[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$; every non-ASCII
+     * character passes here as a letter. */
+    for (const char *p = key; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') ||
+                          strchr(" _.:/=+-@%", c) != NULL)) {
+            snprintf(why, n, "tag key \"%.128s\" has the character '%c': "
+                     "only letters, digits, spaces and _ . : / = + - @ %% "
+                     "are allowed", key, c >= 0x20 && c < 0x7F ? c : '?');
+            return -1;
+        }
+    }
+    if (key[0] == '\0' || utf8_chars(key) > 128) {
+        snprintf(why, n, "tag key \"%.128s\" must have 1 to 128 characters",
+                 key);
+        return -1;
+    }
+    if (strncmp(key, "aws:", 4) == 0) {
+        snprintf(why, n, "tag key \"%.128s\": the prefix \"aws:\" is "
+                 "reserved for AWS", key);
+        return -1;
+    }
+    if (value != NULL && utf8_chars(value) > 256) {
+        snprintf(why, n, "the value of tag \"%.128s\" is longer than 256 "
+                 "characters", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_tag_key(json_t *v, char *why, size_t n)
+{
+    return cfg_tag_check(json_string_value(v), NULL, why, n);
+}
+
+static int check_tag_value(json_t *v, char *why, size_t n)
+{
+    return cfg_tag_check("x", json_string_value(v), why, n);
 }
 
 /* The part after "arn:<anything>:s3:::", or NULL when 'arn' does not
@@ -1076,6 +1139,19 @@ static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
                 "S3DestinationConfiguration, ...)", n);
     if (st == NULL)
         return;
+    for (i = 1; i < st->n_tags; i++) {
+        for (size_t j = 0; j < i; j++) {
+            char sub[CFG_PATH_MAX];
+
+            if (st->tags[i].key == NULL || st->tags[j].key == NULL ||
+                strcmp(st->tags[i].key, st->tags[j].key) != 0)
+                continue;
+            child_path(sub, path, "Tags");
+            add_err(w, sub, "tag key \"%s\" is given twice (entries %zu "
+                    "and %zu)", st->tags[i].key, j, i);
+            break;
+        }
+    }
     set_str(w, path, &st->version_id, "1");
     /* The legacy S3 shape has no FileExtension or CustomTimeZone. */
     if (st->s3.file_extension == NULL)
@@ -1606,6 +1682,28 @@ static const struct cfg_field os_fields[] = {
 static const struct cfg_shape os_shape = { os_fields, 0, os_finish };
 static const struct cfg_shape es_shape = { os_fields, 0, es_finish };
 
+static const struct cfg_field tag_fields[] = {
+    { .name = "Key", .type = CFG_STR, .offset = offsetof(struct cfg_tag, key),
+      .min = 1, .max = 512, .flags = CFG_REQUIRED, .check = check_tag_key,
+      .help = "1-128 characters, not starting with aws:" },
+    { .name = "Value", .type = CFG_STR,
+      .offset = offsetof(struct cfg_tag, value), .max = 1024,
+      .check = check_tag_value, .help = "0-256 characters" },
+    { 0 }
+};
+static const struct cfg_shape tag_shape = {
+    tag_fields, sizeof(struct cfg_tag), NULL
+};
+
+static const struct cfg_field direct_put_fields[] = {
+    { .name = "ThroughputHintInMBs", .type = CFG_INT, .min = 1, .max = 100,
+      .flags = CFG_REQUIRED, .help = "1-100, informational" },
+    { 0 }
+};
+static const struct cfg_shape direct_put_shape = {
+    direct_put_fields, 0, NULL
+};
+
 static const struct cfg_field stream_fields[] = {
     { .name = "DeliveryStreamName", .type = CFG_STR, .offset = STF(name),
       .min = 1, .max = 64, .flags = CFG_REQUIRED,
@@ -1625,6 +1723,11 @@ static const struct cfg_field stream_fields[] = {
     { .name = "ElasticsearchDestinationConfiguration", .type = CFG_OBJ,
       .offset = 0, .sub = &es_shape },
     { .name = "KinesisStreamSourceConfiguration", .type = CFG_UNSUPPORTED },
+    { .name = "DirectPutSourceConfiguration", .type = CFG_OBJ,
+      .flags = CFG_NOSTORE, .sub = &direct_put_shape },
+    { .name = "Tags", .type = CFG_LIST, .offset = STF(tags),
+      .sub = &tag_shape, .min = 1, .max = 50, .count_offset = STF(n_tags),
+      .help = "[{\"Key\", \"Value\"}], 1 to 50" },
     { 0 }
 };
 static const struct cfg_shape stream_shape = {
@@ -1808,6 +1911,11 @@ static void dest_extras_release(struct cfg_stream *st)
 
 static void stream_release(struct cfg_stream *st)
 {
+    for (size_t i = 0; i < st->n_tags; i++) {
+        free(st->tags[i].key);
+        free(st->tags[i].value);
+    }
+    free(st->tags);
     dest_extras_release(st);
     free(st->name);
     free(st->version_id);
@@ -1925,6 +2033,56 @@ int cfg_load_string(const char *name, const char *json, struct cfg **out,
     rc = load(name, root, &jerr, out, errors);
     json_decref(root);
     return rc;
+}
+
+int cfg_stream_parse(const char *name, const char *json, size_t len,
+                     const struct cfg_service *svc, struct cfg_stream **out,
+                     char **errors)
+{
+    struct cfg_walk w = { name, { NULL, 0, 0 }, 0 };
+    struct cfg_stream *st;
+    json_error_t jerr;
+    json_t *root;
+
+    *out = NULL;
+    *errors = NULL;
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        add_err(&w, "", "out of memory");
+    else if (root == NULL)
+        add_err(&w, "", "malformed JSON at line %d, column %d: %s",
+                jerr.line, jerr.column, jerr.text);
+    else if (!json_is_object(root))
+        add_err(&w, "", "expected an object, got %s", json_kind(root));
+    else
+        walk_shape(&w, "", root, &stream_shape, st);
+    if (w.nerr == 0 && st->dest_kind == CFG_DEST_OPENSEARCH &&
+        st->os.domain_arn != NULL && svc->endpoint_opensearch == NULL)
+        add_err(&w, st->os.elasticsearch
+                ? "ElasticsearchDestinationConfiguration.DomainARN"
+                : "AmazonopensearchserviceDestinationConfiguration.DomainARN",
+                "a DomainARN needs Service.Endpoints.OpenSearch in the "
+                "config file, or give ClusterEndpoint instead");
+    json_decref(root);
+    if (w.nerr == 0) {
+        buf_release(&w.out);
+        *out = st;
+        return 0;
+    }
+    cfg_stream_free(st);
+    *errors = w.out.p != NULL ? (char *)w.out.p
+                              : strdup("out of memory validating the "
+                                       "stream\n");
+    return -1;
+}
+
+void cfg_stream_free(struct cfg_stream *st)
+{
+    if (st == NULL)
+        return;
+    stream_release(st);
+    free(st);
 }
 
 const char *cfg_compression_name(enum cfg_compression c)

@@ -113,6 +113,12 @@ struct cfg_opensearch {
     char *role_arn;
 };
 
+/* Tags[]: Key 1-128 characters without the "aws:" prefix, Value 0-256. */
+struct cfg_tag {
+    char *key;
+    char *value;            /* NULL when the tag has no Value */
+};
+
 struct cfg_stream {
     char *name;
     enum cfg_stream_type type;
@@ -130,6 +136,8 @@ struct cfg_stream {
     int retry_s;            /* RetryOptions.DurationInSeconds, 0-7200,
                              * default 300 (0 = no retry) */
     char *version_id;       /* "1" */
+    struct cfg_tag *tags;   /* Tags, n_tags of them (at most 50) */
+    size_t n_tags;
 };
 
 /* One producer key pair in Service.Credentials. */
@@ -192,6 +200,19 @@ int cfg_load(const char *path, struct cfg **out, char **errors);
 int cfg_load_string(const char *name, const char *json, struct cfg **out,
                     char **errors);
 void cfg_free(struct cfg *c);           /* NULL is a no-op */
+
+/* One stream object (a CreateDeliveryStream request body: the members of
+ * a DeliveryStreams[] entry) validated with the same tables; 'svc' is the
+ * loaded service (for DomainARN). Returns 0 and *out (caller frees with
+ * cfg_stream_free), or -1 and *errors (caller frees): every problem, one
+ * per line, "<name>: <json path>: <reason>" ("<name>: : <reason>" for the
+ * object itself). */
+int cfg_stream_parse(const char *name, const char *json, size_t len,
+                     const struct cfg_service *svc, struct cfg_stream **out,
+                     char **errors);
+void cfg_stream_free(struct cfg_stream *st);    /* NULL is a no-op */
+/* The Tags rules: 0, or -1 with 'why' filled. 'value' may be NULL. */
+int cfg_tag_check(const char *key, const char *value, char *why, size_t n);
 
 const char *cfg_compression_name(enum cfg_compression c);
 

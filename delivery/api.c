@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -12,9 +11,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "connguard.h"
+#include "control.h"
 #include "dash.h"
 #include "jscan.h"
 #include "log.h"
@@ -27,8 +28,8 @@
 
 struct api {
     const struct cfg_service *svc;
-    struct stream *const *streams;
-    size_t n;
+    struct streams *set;
+    struct control *ctl;            /* NULL: no control-plane operations */
     struct MHD_Daemon *mhd;
     atomic_int ready;
     _Atomic(struct dash *) dash;    /* GET routes; NULL until set */
@@ -45,7 +46,6 @@ struct conn {
     int rejected;               /* a response is queued already */
     uint64_t rng;               /* request ids */
     struct jscan_put put;
-    struct stream *timed;       /* the stream a put was for: its latency */
     struct connguard_entry guard;
     char uri[AUTH_MAX_URI + 1]; /* raw request target, for SigV4 */
     int uri_long;               /* it did not fit */
@@ -137,29 +137,6 @@ static enum MHD_Result send_error(struct MHD_Connection *mc, struct conn *c,
                      c->resp.len, type);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *mc, struct conn *c,
-                                 json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    enum MHD_Result r;
-
-    json_decref(j);
-    if (s == NULL)
-        return send_error(mc, c, 500, "InternalFailure", "out of memory");
-    r = send_body(mc, c, 200, "application/x-amz-json-1.1", s, strlen(s),
-                  NULL);
-    free(s);
-    return r;
-}
-
-static struct stream *find_stream(struct api *a, const char *name)
-{
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(stream_cfg(a->streams[i])->name, name) == 0)
-            return a->streams[i];
-    return NULL;
-}
-
 static enum MHD_Result not_found(struct api *a, struct MHD_Connection *mc,
                                  struct conn *c, const char *name)
 {
@@ -185,31 +162,28 @@ static void record_id(char *out, uint64_t inc, uint64_t seq)
     }
 }
 
-static enum MHD_Result put(struct api *a, struct MHD_Connection *mc,
-                           struct conn *c, int batch)
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The records of a parsed put into 'st'; under the set's read lock. */
+static enum MHD_Result put_stream(struct api *a, struct MHD_Connection *mc,
+                                  struct conn *c, int batch,
+                                  struct stream *st)
 {
     struct jscan_put *p = &c->put;
-    struct stream *st;
     struct err e = { 0, "" };
-    enum jscan_error je;
     uint64_t first, inc;
     char id[32];
 
-    je = jscan_parse_put((char *)c->body.p, c->body.len, batch, p, &e);
-    if (je == JSCAN_SERIALIZATION)
-        return send_error(mc, c, 400, "SerializationException", e.msg);
-    if (je == JSCAN_VALIDATION)
-        return send_error(mc, c, 400, "ValidationException", e.msg);
-    if (je == JSCAN_INVALID_ARGUMENT)
-        return send_error(mc, c, 400, "InvalidArgumentException", e.msg);
-    st = find_stream(a, p->stream);
-    if (st == NULL)
-        return not_found(a, mc, c, p->stream);
     if (stream_cfg(st)->type != CFG_STREAM_DIRECT_PUT)
         return send_error(mc, c, 400, "InvalidArgumentException",
                           "This operation is not permitted on "
                           "KinesisStreamAsSource delivery stream type.");
-    c->timed = st;
     if (stream_put(st, p->recs, p->n, &first, &e) != 0) {
         int full = e.code == ERR_FULL;
         /* Throttling is not logged (it would flood the log); the error
@@ -277,201 +251,46 @@ static enum MHD_Result put(struct api *a, struct MHD_Connection *mc,
                      c->resp.len, NULL);
 }
 
-/* The body of a control-plane call as a JSON object; an empty body is {}. */
-static json_t *parse_body(struct MHD_Connection *mc, struct conn *c,
-                          enum MHD_Result *ret)
+/* PutRecord(Batch): the stream is looked up and written under the set's
+ * read lock, once per request, so a delete or update waits for it. Only
+ * ACTIVE streams take records. */
+static enum MHD_Result put(struct api *a, struct MHD_Connection *mc,
+                           struct conn *c, int batch)
 {
-    json_error_t je;
-    json_t *j;
+    int64_t t0 = mono_us();
+    struct jscan_put *p = &c->put;
+    struct streams_item *it;
+    struct err e = { 0, "" };
+    enum jscan_error je;
+    enum MHD_Result r;
 
-    if (c->body.len == 0)
-        return json_object();
-    j = json_loadb((const char *)c->body.p, c->body.len, 0, &je);
-    if (j == NULL || !json_is_object(j)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "Malformed request body: %s",
-                 j ? "not a JSON object" : je.text);
-        json_decref(j);
-        *ret = send_error(mc, c, 400, "SerializationException", msg);
-        return NULL;
+    je = jscan_parse_put((char *)c->body.p, c->body.len, batch, p, &e);
+    if (je == JSCAN_SERIALIZATION)
+        return send_error(mc, c, 400, "SerializationException", e.msg);
+    if (je == JSCAN_VALIDATION)
+        return send_error(mc, c, 400, "ValidationException", e.msg);
+    if (je == JSCAN_INVALID_ARGUMENT)
+        return send_error(mc, c, 400, "InvalidArgumentException", e.msg);
+    streams_rdlock(a->set);
+    it = streams_find(a->set, p->stream);
+    if (it == NULL || it->status != STREAMS_ACTIVE) {
+        streams_unlock(a->set);
+        return not_found(a, mc, c, p->stream);
     }
-    return j;
-}
-
-static const char *type_name(enum cfg_stream_type t)
-{
-    return t == CFG_STREAM_KINESIS ? "KinesisStreamAsSource" : "DirectPut";
-}
-
-static int cmp_names(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-static enum MHD_Result list_streams(struct api *a, struct MHD_Connection *mc,
-                                    struct conn *c)
-{
-    enum MHD_Result ret = MHD_NO;
-    json_t *req = parse_body(mc, c, &ret), *lim, *typ, *start, *names;
-    const char **sorted;
-    const char *after = NULL, *want = NULL;
-    json_int_t limit = 10;
-    size_t k = 0;
-    int more = 0;
-
-    if (req == NULL)
-        return ret;
-    lim = json_object_get(req, "Limit");
-    typ = json_object_get(req, "DeliveryStreamType");
-    start = json_object_get(req, "ExclusiveStartDeliveryStreamName");
-    if ((lim && !json_is_integer(lim)) || (typ && !json_is_string(typ)) ||
-        (start && !json_is_string(start))) {
-        json_decref(req);
-        return send_error(mc, c, 400, "SerializationException",
-                          "Limit must be a number, DeliveryStreamType and "
-                          "ExclusiveStartDeliveryStreamName strings");
-    }
-    if (lim)
-        limit = json_integer_value(lim);
-    if (limit < 1 || limit > 10000) {
-        json_decref(req);
-        return send_error(mc, c, 400, "ValidationException",
-                          "1 validation error detected: Value at 'limit' "
-                          "failed to satisfy constraint: Member must have "
-                          "value between 1 and 10000");
-    }
-    if (typ)
-        want = json_string_value(typ);
-    if (start)
-        after = json_string_value(start);
-    sorted = calloc(a->n ? a->n : 1, sizeof(*sorted));
-    if (sorted == NULL) {
-        json_decref(req);
-        return send_error(mc, c, 500, "InternalFailure", "out of memory");
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        const struct cfg_stream *s = stream_cfg(a->streams[i]);
-        if (want && strcmp(want, type_name(s->type)) != 0)
-            continue;
-        sorted[k++] = s->name;
-    }
-    qsort(sorted, k, sizeof(*sorted), cmp_names);
-    names = json_array();
-    for (size_t i = 0; i < k; i++) {
-        if (after && strcmp(sorted[i], after) <= 0)
-            continue;
-        if ((json_int_t)json_array_size(names) == limit) {
-            more = 1;
-            break;
-        }
-        json_array_append_new(names, json_string(sorted[i]));
-    }
-    free(sorted);
-    json_decref(req);
-    return send_json(mc, c, json_pack("{s:o,s:b}", "DeliveryStreamNames",
-                                      names, "HasMoreDeliveryStreams", more));
-}
-
-static json_t *s3_description(const struct cfg_stream *s)
-{
-    const struct cfg_s3 *d = &s->s3;
-    json_t *j = json_pack(
-        "{s:s,s:s,s:{s:i,s:i},s:s,s:{s:s},s:{s:b},s:s}",
-        "Prefix", d->prefix, "ErrorOutputPrefix", d->error_prefix,
-        "BufferingHints", "SizeInMBs", d->buffering.size_mb,
-        "IntervalInSeconds", d->buffering.interval_s,
-        "CompressionFormat", cfg_compression_name(d->compression),
-        "EncryptionConfiguration", "NoEncryptionConfig", "NoEncryption",
-        "CloudWatchLoggingOptions", "Enabled", 0,
-        "S3BackupMode", "Disabled");
-
-    if (j == NULL)
-        return NULL;
-    if (d->bucket_arn)
-        json_object_set_new(j, "BucketARN", json_string(d->bucket_arn));
-    if (d->path)
-        json_object_set_new(j, "Path", json_string(d->path));
-    if (d->role_arn)
-        json_object_set_new(j, "RoleARN", json_string(d->role_arn));
-    if (d->file_extension[0])
-        json_object_set_new(j, "FileExtension",
-                            json_string(d->file_extension));
-    if (d->custom_time_zone[0])
-        json_object_set_new(j, "CustomTimeZone",
-                            json_string(d->custom_time_zone));
-    return j;
-}
-
-static enum MHD_Result describe(struct api *a, struct MHD_Connection *mc,
-                                struct conn *c)
-{
-    enum MHD_Result ret = MHD_NO;
-    json_t *req = parse_body(mc, c, &ret), *name, *dest, *desc;
-    const struct cfg_stream *s;
-    struct stream *st;
-    char arn[512];
-
-    if (req == NULL)
-        return ret;
-    name = json_object_get(req, "DeliveryStreamName");
-    if (!json_is_string(name)) {
-        json_decref(req);
-        return send_error(mc, c, 400, "ValidationException",
-                          "1 validation error detected: Value null at "
-                          "'deliveryStreamName' failed to satisfy "
-                          "constraint: Member must not be null");
-    }
-    st = find_stream(a, json_string_value(name));
-    if (st == NULL) {
-        ret = not_found(a, mc, c, json_string_value(name));
-        json_decref(req);
-        return ret;
-    }
-    json_decref(req);
-    s = stream_cfg(st);
-    snprintf(arn, sizeof(arn), "arn:aws:firehose:%s:%s:deliverystream/%s",
-             a->svc->region, a->svc->account_id, s->name);
-    dest = json_pack("{s:s}", "DestinationId", "destinationId-000000000001");
-    if (s->dest_kind == CFG_DEST_S3) {
-        json_object_set_new(dest, "ExtendedS3DestinationDescription",
-                            s3_description(s));
-        json_object_set_new(dest, "S3DestinationDescription",
-                            s3_description(s));
-    } else {
-        json_object_set_new(dest, "LocalDirectoryDestinationDescription",
-                            s3_description(s));
-    }
-    desc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:{s:s},s:[o],s:b}",
-                     "DeliveryStreamName", s->name,
-                     "DeliveryStreamARN", arn,
-                     "DeliveryStreamStatus", "ACTIVE",
-                     "DeliveryStreamType", type_name(s->type),
-                     "VersionId", s->version_id,
-                     "CreateTimestamp", (double)stream_created_ms(st) / 1000.0,
-                     "DeliveryStreamEncryptionConfiguration",
-                     "Status", "DISABLED",
-                     "Destinations", dest,
-                     "HasMoreDestinations", 0);
-    return send_json(mc, c, json_pack("{s:o}", "DeliveryStreamDescription",
-                                      desc));
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    r = put_stream(a, mc, c, batch, it->st);
+    prom_hist_observe_us(&stream_metrics(it->st)->put_duration[
+                             batch ? METRICS_PUT_RECORD_BATCH
+                                   : METRICS_PUT_RECORD],
+                         (uint64_t)(mono_us() - t0));
+    streams_unlock(a->set);
+    return r;
 }
 
 static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
                                 struct conn *c)
 {
     static const char *const unsupported[] = {
-        "CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination",
-        "TagDeliveryStream", "UntagDeliveryStream",
-        "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption",
-        "StopDeliveryStreamEncryption", NULL
+        "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption", NULL
     };
     const char *target = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      "X-Amz-Target");
@@ -484,29 +303,32 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *mc,
                           "Missing or unknown X-Amz-Target; expected "
                           "Firehose_20150804.<Operation>");
     op = target + strlen(API_TARGET_PREFIX);
-    if (strcmp(op, "PutRecordBatch") == 0 || strcmp(op, "PutRecord") == 0) {
-        int batch = op[9] == 'B';
-        int64_t t0 = mono_us();
-        enum MHD_Result r;
+    if (strcmp(op, "PutRecordBatch") == 0 || strcmp(op, "PutRecord") == 0)
+        return put(a, mc, c, op[9] == 'B');
+    if (a->ctl != NULL) {
+        struct control_reply cr;
+        struct buf out = { NULL, 0, 0 };
+        enum MHD_Result r = MHD_NO;
 
-        c->timed = NULL;
-        r = put(a, mc, c, batch);
-        if (c->timed != NULL)
-            prom_hist_observe_us(&stream_metrics(c->timed)->put_duration[
-                                     batch ? METRICS_PUT_RECORD_BATCH
-                                           : METRICS_PUT_RECORD],
-                                 (uint64_t)(mono_us() - t0));
-        return r;
+        if (control_call(a->ctl, op, (const char *)c->body.p, c->body.len,
+                         &out, &cr) == 0) {
+            if (out.p == NULL)
+                r = send_error(mc, c, 500, "InternalFailure",
+                               "out of memory");
+            else if (cr.error_type != NULL)
+                r = send_error(mc, c, cr.status, cr.error_type,
+                               (const char *)out.p);
+            else
+                r = send_body(mc, c, 200, "application/x-amz-json-1.1",
+                              out.p, out.len, NULL);
+            buf_release(&out);
+            return r;
+        }
     }
-    if (strcmp(op, "ListDeliveryStreams") == 0)
-        return list_streams(a, mc, c);
-    if (strcmp(op, "DescribeDeliveryStream") == 0)
-        return describe(a, mc, c);
     for (size_t i = 0; unsupported[i]; i++) {
         if (strcmp(op, unsupported[i]) == 0) {
-            snprintf(msg, sizeof(msg), "%s is not supported by this server "
-                     "yet: delivery streams are defined in its config file",
-                     op);
+            snprintf(msg, sizeof(msg), "%s is not supported by this server: "
+                     "it does not encrypt its spool", op);
             return send_error(mc, c, 400, "InvalidArgumentException", msg);
         }
     }
@@ -737,8 +559,8 @@ static int security_start(struct api *a, const struct sockaddr *addr,
     return 0;
 }
 
-int api_start(const struct cfg_service *svc, struct stream *const *streams,
-              size_t n, struct api **out, struct err *e)
+int api_start(const struct cfg_service *svc, struct streams *set,
+              struct control *ctl, struct api **out, struct err *e)
 {
     struct MHD_OptionItem tls[3];
     struct addrinfo hints, *ai = NULL;
@@ -764,8 +586,8 @@ int api_start(const struct cfg_service *svc, struct stream *const *streams,
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     a->svc = svc;
-    a->streams = streams;
-    a->n = n;
+    a->set = set;
+    a->ctl = ctl;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (security_start(a, ai->ai_addr, &flags, tls, e) != 0) {
@@ -813,8 +635,13 @@ void api_stop(struct api *a)
         return;
     /* Stop accepting first; requests in flight finish in their threads. */
     if (a->mhd != NULL) {
-        (void)MHD_quiesce_daemon(a->mhd);
+        /* The listening socket is ours to close after quiescing; left
+         * open (with SO_REUSEPORT) it would take a share of the
+         * connections meant for a new daemon on the same port. */
+        MHD_socket ls = MHD_quiesce_daemon(a->mhd);
         MHD_stop_daemon(a->mhd);
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
     }
     connguard_free(a->guard);
     auth_free(a->auth);

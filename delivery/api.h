@@ -1,5 +1,5 @@
 /* api.h - the Firehose JSON 1.1 API on POST / (PutRecord, PutRecordBatch,
- * ListDeliveryStreams, DescribeDeliveryStream) and GET /health, served by
+ * and the control plane of control.h) and GET /health, served by
  * libmicrohttpd, one thread per connection. Records are acknowledged only
  * after stream_put() made them durable. */
 #ifndef FH_API_H
@@ -8,15 +8,17 @@
 #include <stddef.h>
 
 #include "../config/cfg.h"
+#include "control.h"
 #include "err.h"
 #include "stream.h"
+#include "streams.h"
 
 struct api;
 
-/* 'streams' (n of them) and 'svc' are borrowed for the api's life. Listens
- * on svc->listen_host:listen_port right away. */
-int api_start(const struct cfg_service *svc, struct stream *const *streams,
-              size_t n, struct api **out, struct err *e);
+/* 'set', 'ctl' (NULL: only the data plane) and 'svc' are borrowed for the
+ * api's life. Listens on svc->listen_host:listen_port right away. */
+int api_start(const struct cfg_service *svc, struct streams *set,
+              struct control *ctl, struct api **out, struct err *e);
 /* Serve the dashboard routes (GET /, /dashboard, /api/status, /metrics)
  * from 'd' (borrowed; NULL stops serving them) and report 5xx answers to
  * its error list. */

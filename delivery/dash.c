@@ -33,7 +33,11 @@ struct counters {
     uint64_t objects, retries, failures;
 };
 
+/* One stream's history, found by the stream's streams_item.gen: streams
+ * come and go at run time (the control plane). */
 struct series {
+    uint64_t gen;
+    int seen;                   /* in the latest sample */
     struct dash_point ring[DASH_HISTORY];
     size_t head;                /* next slot to write */
     size_t count;
@@ -43,12 +47,12 @@ struct series {
 
 struct dash {
     const struct cfg_service *svc;
-    struct stream *const *streams;
-    size_t n;
+    struct streams *set;
     int64_t start_ms;
 
     pthread_mutex_t hist_lock;  /* series */
     struct series *series;
+    size_t n_series, cap_series;
 
     pthread_mutex_t err_lock;   /* errors */
     struct dash_error errors[DASH_ERRORS];
@@ -65,8 +69,8 @@ struct dash {
     pthread_t thread;
 };
 
-int dash_new(const struct cfg_service *svc, struct stream *const *streams,
-             size_t n, struct dash **out, struct err *e)
+int dash_new(const struct cfg_service *svc, struct streams *set,
+             struct dash **out, struct err *e)
 {
     struct dash *d;
     pthread_condattr_t ca;
@@ -75,14 +79,8 @@ int dash_new(const struct cfg_service *svc, struct stream *const *streams,
     d = calloc(1, sizeof(*d));
     if (d == NULL)
         return err_set(e, ERR_NOMEM, "out of memory for the dashboard");
-    d->series = calloc(n ? n : 1, sizeof(*d->series));
-    if (d->series == NULL) {
-        free(d);
-        return err_set(e, ERR_NOMEM, "out of memory for the dashboard");
-    }
     d->svc = svc;
-    d->streams = streams;
-    d->n = n;
+    d->set = set;
     d->start_ms = util_now_ms();
     pthread_mutex_init(&d->hist_lock, NULL);
     pthread_mutex_init(&d->err_lock, NULL);
@@ -129,19 +127,55 @@ static double freshness_s(int64_t oldest_ms, int64_t now_ms)
     return (double)(now_ms - oldest_ms) / 1000.0;
 }
 
+/* Under hist_lock: the series of stream 'gen', made when 'make' and new;
+ * NULL when absent (or out of memory). */
+static struct series *series_of(struct dash *d, uint64_t gen, int make)
+{
+    struct series *s;
+
+    for (size_t i = 0; i < d->n_series; i++)
+        if (d->series[i].gen == gen)
+            return &d->series[i];
+    if (!make)
+        return NULL;
+    if (d->n_series == d->cap_series) {
+        size_t cap = d->cap_series ? d->cap_series * 2 : 8;
+        void *p = realloc(d->series, cap * sizeof(*d->series));
+        if (p == NULL)
+            return NULL;
+        d->series = p;
+        d->cap_series = cap;
+    }
+    s = &d->series[d->n_series++];
+    memset(s, 0, sizeof(*s));
+    s->gen = gen;
+    return s;
+}
+
 void dash_sample(struct dash *d, int64_t now_ms)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        struct series *s = &d->series[i];
+    size_t keep = 0;
+
+    streams_rdlock(d->set);
+    for (size_t i = 0; i < streams_count(d->set); i++) {
+        struct streams_item *it = streams_at(d->set, i);
+        struct series *s;
         struct stream_status ss;
         struct counters c;
         struct dash_point *p;
         double dt;
 
-        /* Read outside the lock: stream_status() takes the spool's. */
-        read_counters(d->streams[i], &c);
-        stream_status(d->streams[i], &ss);
+        if (it->st == NULL)
+            continue;
+        /* Read outside hist_lock: stream_status() takes the spool's. */
+        read_counters(it->st, &c);
+        stream_status(it->st, &ss);
         pthread_mutex_lock(&d->hist_lock);
+        if ((s = series_of(d, it->gen, 1)) == NULL) {
+            pthread_mutex_unlock(&d->hist_lock);
+            continue;
+        }
+        s->seen = 1;
         if (s->prev_ms != 0 && now_ms > s->prev_ms) {
             dt = (double)(now_ms - s->prev_ms) / 1000.0;
             p = &s->ring[s->head];
@@ -170,24 +204,49 @@ void dash_sample(struct dash *d, int64_t now_ms)
         }
         pthread_mutex_unlock(&d->hist_lock);
     }
+    /* The history of a deleted stream goes with it. */
+    pthread_mutex_lock(&d->hist_lock);
+    for (size_t i = 0; i < d->n_series; i++) {
+        if (!d->series[i].seen)
+            continue;
+        d->series[i].seen = 0;
+        if (keep != i)
+            d->series[keep] = d->series[i];
+        keep++;
+    }
+    d->n_series = keep;
+    pthread_mutex_unlock(&d->hist_lock);
+    streams_unlock(d->set);
+}
+
+/* Stream 'gen''s newest samples, oldest first. */
+static size_t history_of(struct dash *d, uint64_t gen, struct dash_point *out,
+                         size_t max)
+{
+    struct series *s;
+    size_t k = 0, first;
+
+    pthread_mutex_lock(&d->hist_lock);
+    if ((s = series_of(d, gen, 0)) != NULL) {
+        k = s->count < max ? s->count : max;
+        first = (s->head + DASH_HISTORY - k) % DASH_HISTORY;
+        for (size_t j = 0; j < k; j++)
+            out[j] = s->ring[(first + j) % DASH_HISTORY];
+    }
+    pthread_mutex_unlock(&d->hist_lock);
+    return k;
 }
 
 size_t dash_history(struct dash *d, size_t i, struct dash_point *out,
                     size_t max)
 {
-    struct series *s;
-    size_t k, first;
+    struct streams_item *it;
+    size_t k = 0;
 
-    if (i >= d->n)
-        return 0;
-    s = &d->series[i];
-    pthread_mutex_lock(&d->hist_lock);
-    k = s->count < max ? s->count : max;
-    /* The newest k, oldest first. */
-    first = (s->head + DASH_HISTORY - k) % DASH_HISTORY;
-    for (size_t j = 0; j < k; j++)
-        out[j] = s->ring[(first + j) % DASH_HISTORY];
-    pthread_mutex_unlock(&d->hist_lock);
+    streams_rdlock(d->set);
+    if ((it = streams_at(d->set, i)) != NULL)
+        k = history_of(d, it->gen, out, max);
+    streams_unlock(d->set);
     return k;
 }
 
@@ -553,10 +612,13 @@ static int transform_json(struct dash *d, struct buf *b,
     return buf_append(b, "}", 1, e);
 }
 
-static int stream_json(struct dash *d, size_t i, int64_t now,
-                       struct dash_point *h, struct buf *b, struct err *e)
+/* Under the set's read lock. */
+static int stream_json(struct dash *d, const struct streams_item *it,
+                       int64_t now, struct dash_point *h, struct buf *b,
+                       struct err *e)
 {
-    struct stream *st = d->streams[i];
+    struct stream *st = it->st;
+    struct series *se;
     const struct cfg_stream *s = stream_cfg(st);
     struct metrics_stream *m = stream_metrics(st);
     struct stream_status ss;
@@ -567,9 +629,10 @@ static int stream_json(struct dash *d, size_t i, int64_t now,
 
     read_counters(st, &c);
     stream_status(st, &ss);
-    k = dash_history(d, i, h, DASH_HISTORY);
+    k = history_of(d, it->gen, h, DASH_HISTORY);
     pthread_mutex_lock(&d->hist_lock);
-    last = d->series[i].prev_ms ? d->series[i].prev : c;
+    se = series_of(d, it->gen, 0);
+    last = se != NULL && se->prev_ms ? se->prev : c;
     pthread_mutex_unlock(&d->hist_lock);
     fresh = freshness_s(ss.oldest_undelivered_ms, now);
     if (buf_append(b, "{", 1, e) != 0 ||
@@ -665,12 +728,18 @@ int dash_status_json(struct dash *d, struct buf *out, struct err *e)
     if (h == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     rc = buf_append(out, "{\"DeliveryStreams\":[", 20, e);
-    for (size_t i = 0; i < d->n && rc == 0; i++) {
-        if (i)
+    streams_rdlock(d->set);
+    for (size_t i = 0, n = 0; i < streams_count(d->set) && rc == 0; i++) {
+        struct streams_item *it = streams_at(d->set, i);
+
+        if (it->st == NULL)
+            continue;
+        if (n++)
             rc = buf_append(out, ",", 1, e);
         if (rc == 0)
-            rc = stream_json(d, i, now, h, out, e);
+            rc = stream_json(d, it, now, h, out, e);
     }
+    streams_unlock(d->set);
     free(h);
     if (rc == 0)
         rc = buf_append(out, "]", 1, e);
@@ -693,7 +762,20 @@ int dash_status_json(struct dash *d, struct buf *out, struct err *e)
 
 int dash_metrics(struct dash *d, struct buf *out, struct err *e)
 {
-    if (metrics_prometheus(d->streams, d->n, d->start_ms, out, e) != 0)
+    struct stream **sts;
+    size_t n = 0;
+    int rc;
+
+    streams_rdlock(d->set);
+    sts = malloc((streams_count(d->set) + 1) * sizeof(*sts));
+    for (size_t i = 0; sts != NULL && i < streams_count(d->set); i++)
+        if (streams_at(d->set, i)->st != NULL)
+            sts[n++] = streams_at(d->set, i)->st;
+    rc = sts == NULL ? err_set(e, ERR_NOMEM, "out of memory")
+                     : metrics_prometheus(sts, n, d->start_ms, out, e);
+    streams_unlock(d->set);
+    free(sts);
+    if (rc != 0)
         return -1;
     return prom_family(out, "firehose_errors_total", "counter",
                        "Warnings and errors recorded for the dashboard's "

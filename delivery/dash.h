@@ -15,6 +15,7 @@
 #include "err.h"
 #include "log.h"
 #include "stream.h"
+#include "streams.h"
 #include "util.h"
 
 #define DASH_SAMPLE_MS 5000     /* one sample per stream every 5 s */
@@ -48,9 +49,10 @@ struct dash_error {
     char msg[512];
 };
 
-/* 'streams' (n) and 'svc' are borrowed for the dash's life. */
-int dash_new(const struct cfg_service *svc, struct stream *const *streams,
-             size_t n, struct dash **out, struct err *e);
+/* 'set' (walked under its read lock) and 'svc' are borrowed for the
+ * dash's life. */
+int dash_new(const struct cfg_service *svc, struct streams *set,
+             struct dash **out, struct err *e);
 /* Where the status of a stream's Lua script comes from (the transforms
  * host: xform_host_status() has this shape with ctx = the host). Set before
  * dash_start(); without it the status shows only the counters. */
@@ -67,8 +69,8 @@ void dash_free(struct dash *d);
 /* One sample of every stream at 'now_ms' (the thread passes the clock;
  * tests pass their own). The first call only sets the baseline. */
 void dash_sample(struct dash *d, int64_t now_ms);
-/* Copies stream i's samples, oldest first, into out (max); returns how
- * many there are. */
+/* Copies the samples of the i-th stream of the set (name order), oldest
+ * first, into out (max); returns how many there are. */
 size_t dash_history(struct dash *d, size_t i, struct dash_point *out,
                     size_t max);
 

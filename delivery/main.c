@@ -9,9 +9,11 @@
 #include "../config/cfg.h"
 #include "../transforms/xform.h"
 #include "api.h"
+#include "control.h"
 #include "dash.h"
 #include "log.h"
 #include "stream.h"
+#include "streams.h"
 #include "util.h"
 
 #define FIREHOSED_VERSION "0.1.0"
@@ -59,7 +61,8 @@ static int check_config(const char *path)
 static int run(const char *path)
 {
     struct cfg *c = NULL;
-    struct stream **streams = NULL;
+    struct streams *set = NULL;
+    struct control *ctl = NULL;
     struct xform_host *xh = NULL;
     struct api *api = NULL;
     struct dash *dash = NULL;
@@ -90,9 +93,10 @@ static int run(const char *path)
         log_msg(LOG_ERROR, "main", "StateDirectory: %s", e.msg);
         goto out;
     }
-    streams = calloc(c->n_streams, sizeof(*streams));
-    if (streams == NULL)
+    if (streams_new(CONTROL_MAX_STREAMS, &set, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
         goto out;
+    }
     for (size_t i = 0; i < c->n_streams; i++) {
         const struct cfg_stream *s = &c->streams[i];
         if (!stream_uses_lua(s))
@@ -109,15 +113,27 @@ static int run(const char *path)
             goto out;
         }
     }
+    /* The control plane owns the streams; it starts with the config
+     * file's, then adds those created through the API in earlier runs. */
+    if (control_new(c, set, xh, &ctl, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
+        goto out;
+    }
     for (size_t i = 0; i < c->n_streams; i++) {
-        if (stream_open(&c->streams[i], &c->service, xh, &streams[i],
-                        &e) != 0) {
+        struct stream *st = NULL;
+
+        if (stream_open(&c->streams[i], &c->service, xh, &st, &e) != 0 ||
+            control_adopt(ctl, i, st, &e) != 0) {
             log_msg(LOG_ERROR, "main", "delivery stream '%s': %s",
                     c->streams[i].name, e.msg);
             goto out;
         }
     }
-    if (dash_new(&c->service, streams, c->n_streams, &dash, &e) != 0) {
+    if (control_load(ctl, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
+        goto out;
+    }
+    if (dash_new(&c->service, set, &dash, &e) != 0) {
         log_msg(LOG_ERROR, "main", "%s", e.msg);
         goto out;
     }
@@ -125,7 +141,7 @@ static int run(const char *path)
         dash_set_script_status(dash, script_status, xh);
     /* From here on every warning and error also reaches the dashboard. */
     log_set_hook(dash_log_hook, dash);
-    if (api_start(&c->service, streams, c->n_streams, &api, &e) != 0) {
+    if (api_start(&c->service, set, ctl, &api, &e) != 0) {
         log_msg(LOG_ERROR, "main", "%s", e.msg);
         goto out;
     }
@@ -134,17 +150,15 @@ static int run(const char *path)
         log_msg(LOG_ERROR, "main", "%s", e.msg);
         goto out;
     }
-    for (size_t i = 0; i < c->n_streams; i++) {
-        if (stream_start(streams[i], &e) != 0) {
-            log_msg(LOG_ERROR, "main", "%s", e.msg);
-            goto out;
-        }
+    if (control_start(ctl, &e) != 0) {
+        log_msg(LOG_ERROR, "main", "%s", e.msg);
+        goto out;
     }
     api_set_ready(api);
     log_msg(LOG_INFO, "main", "firehosed %s listening on %s with %zu "
             "delivery stream%s, state in '%s', durability %s",
-            FIREHOSED_VERSION, c->service.listen, c->n_streams,
-            c->n_streams == 1 ? "" : "s", c->service.state_dir,
+            FIREHOSED_VERSION, c->service.listen, streams_count(set),
+            streams_count(set) == 1 ? "" : "s", c->service.state_dir,
             c->service.durability_fsync ? "fsync" : "os");
     if (sigwait(&sigs, &sig) != 0)
         sig = SIGTERM;
@@ -156,13 +170,11 @@ out:
     api_stop(api);
     /* The sampler reads the streams: it stops before they are freed. */
     dash_stop(dash);
-    if (streams != NULL)
-        for (size_t i = 0; i < c->n_streams; i++)
-            stream_free(streams[i]);
+    control_free(ctl);
     /* No thread but this one logs any more. */
     log_set_hook(NULL, NULL);
     dash_free(dash);
-    free(streams);
+    streams_free(set);
     xform_host_free(xh);
     cfg_free(c);
     curl_global_cleanup();

@@ -94,6 +94,7 @@ struct stream {
      * delivering). */
     pthread_mutex_t sched;
     uint64_t in_flight;         /* batches sealed and not committed yet */
+    atomic_int draining;        /* seal whatever is there (stream_drain) */
     struct worker *workers;
     size_t n_workers;
     /* HTTP/OpenSearch: S3Configuration seen as an S3 stream, for the
@@ -919,6 +920,8 @@ static int batch_due(struct stream *st, int64_t *wait)
     if (ss.pending_batches > st->in_flight ||
         ss.unsealed_bytes >= size_limit)
         return 1;
+    if (ss.unsealed_records > 0 && atomic_load(&st->draining))
+        return 1;
     if (ss.unsealed_records > 0) {
         int64_t age = util_now_ms() - ss.oldest_unsealed_ms;
         if (age >= interval)
@@ -972,6 +975,12 @@ static void *worker_main(void *arg)
             break;
     }
     return NULL;
+}
+
+void stream_drain(struct stream *st)
+{
+    atomic_store(&st->draining, 1);
+    spool_wake(st->spool);
 }
 
 int stream_start(struct stream *st, struct err *e)

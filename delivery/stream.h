@@ -30,6 +30,10 @@ int stream_start(struct stream *st, struct err *e);
  * Then frees. NULL is a no-op. */
 void stream_free(struct stream *st);
 
+/* From now on seal whatever is buffered without waiting for the
+ * BufferingHints (a stream being deleted delivers what it holds). */
+void stream_drain(struct stream *st);
+
 /* Accept records: durable in the spool when this returns 0. Fills the
  * first record's id number (the rest follow). ERR_FULL = backpressure. */
 int stream_put(struct stream *st, const struct iovec *recs, size_t n,

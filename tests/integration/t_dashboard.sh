@@ -71,10 +71,11 @@ wait "$load_pid" 2>/dev/null
 
 # ---- /metrics against /api/status, once the counters are still
 status_json() { curl -s -m 5 "$ep/api/status"; }
+# Streams are listed by name: [0] is 'broken', [1] 'flow'.
 settled() {
     local a b
-    a=$(status_json | jget '.DeliveryStreams[0].Counters.DeliveredRecords')
-    b=$(status_json | jget '.DeliveryStreams[0].Counters.IncomingRecords')
+    a=$(status_json | jget '.DeliveryStreams[1].Counters.DeliveredRecords')
+    b=$(status_json | jget '.DeliveryStreams[1].Counters.IncomingRecords')
     [ -n "$a" ] && [ "$a" = "$b" ]
 }
 wait_for 30 settled || fail "'flow' did not deliver everything it accepted"
@@ -145,7 +146,7 @@ PYEOF
 errs=$(jget '.Errors' <"$T_TMP/status.json")
 assert_contains '"Stream": "broken"' "$errs" "/api/status Errors"
 assert_contains '"Stage": "delivery"' "$errs" "/api/status Errors"
-assert_eq failing "$(jget '.DeliveryStreams[1].State' <"$T_TMP/status.json")" "State of 'broken'"
+assert_eq failing "$(jget '.DeliveryStreams[0].State' <"$T_TMP/status.json")" "State of 'broken'"
 "$SYSPY" - "$FH_LOG" <<'PYEOF' || fail "log lines are not all JSON with time, level, component, message"
 import json, sys
 n = warn = 0

@@ -21,6 +21,7 @@
 
 #include "../../config/cfg.h"
 #include "../../delivery/api.h"
+#include "../../delivery/control.h"
 #include "../../delivery/log.h"
 #include "../../delivery/stream.h"
 #include "../../delivery/util.h"
@@ -28,7 +29,8 @@
 struct fx {
     char dir[64];
     struct cfg *cfg;
-    struct stream *streams[2];
+    struct streams *set;
+    struct control *ctl;
     struct api *api;
     char url[64];
 };
@@ -72,13 +74,16 @@ static int setup(void **state)
         port, f->dir, f->dir);
     if (cfg_load_string("test", json, &f->cfg, &errors) != 0)
         fail_msg("config: %s", errors);
+    assert_int_equal(streams_new(8, &f->set, &e), 0);
+    assert_int_equal(control_new(f->cfg, f->set, NULL, &f->ctl, &e), 0);
     for (size_t i = 0; i < 2; i++) {
-        if (stream_open(&f->cfg->streams[i], &f->cfg->service, NULL,
-                        &f->streams[i], &e) != 0)
+        struct stream *st;
+        if (stream_open(&f->cfg->streams[i], &f->cfg->service, NULL, &st,
+                        &e) != 0 || control_adopt(f->ctl, i, st, &e) != 0)
             fail_msg("stream: %s", e.msg);
-        assert_int_equal(stream_start(f->streams[i], &e), 0);
     }
-    if (api_start(&f->cfg->service, f->streams, 2, &f->api, &e) != 0)
+    assert_int_equal(control_start(f->ctl, &e), 0);
+    if (api_start(&f->cfg->service, f->set, f->ctl, &f->api, &e) != 0)
         fail_msg("api: %s", e.msg);
     api_set_ready(f->api);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d/", port);
@@ -92,8 +97,8 @@ static int teardown(void **state)
     char cmd[128];
 
     api_stop(f->api);
-    for (size_t i = 0; i < 2; i++)
-        stream_free(f->streams[i]);
+    control_free(f->ctl);
+    streams_free(f->set);
     cfg_free(f->cfg);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
@@ -171,7 +176,9 @@ static void test_errors(void **state)
     expect_error(f, "Kinesis_20131202.PutRecord", "{}", 400,
                  "UnknownOperationException");
     expect_error(f, "Firehose_20150804.CreateDeliveryStream", "{}", 400,
-                 "InvalidArgumentException");
+                 "ValidationException");
+    expect_error(f, "Firehose_20150804.StartDeliveryStreamEncryption", "{}",
+                 400, "InvalidArgumentException");
     expect_error(f, "Firehose_20150804.DescribeDeliveryStream",
                  "{\"DeliveryStreamName\":\"zz\"}", 400,
                  "ResourceNotFoundException");

@@ -20,6 +20,7 @@
 #include "../../delivery/metrics.h"
 #include "../../delivery/prom.h"
 #include "../../delivery/stream.h"
+#include "../../delivery/streams.h"
 #include "../../transforms/xform.h"
 #include "../../delivery/util.h"
 
@@ -27,9 +28,27 @@ struct fx {
     char dir[64];
     struct cfg *cfg;
     struct stream *streams[2];
+    struct streams *set;
     struct dash *dash;
     struct buf out;
 };
+
+/* 'st' (n) as a set of ACTIVE streams. */
+static struct streams *set_of(struct stream **st, size_t n)
+{
+    struct streams *set;
+    struct err e;
+
+    assert_int_equal(streams_new(8, &set, &e), 0);
+    streams_wrlock(set);
+    for (size_t i = 0; i < n; i++) {
+        struct streams_item it = { stream_cfg(st[i])->name, st[i],
+                                   STREAMS_ACTIVE, 0, NULL };
+        assert_int_equal(streams_add(set, &it, NULL, &e), 0);
+    }
+    streams_unlock(set);
+    return set;
+}
 
 static int setup(void **state)
 {
@@ -58,8 +77,8 @@ static int setup(void **state)
         if (stream_open(&f->cfg->streams[i], &f->cfg->service, NULL,
                         &f->streams[i], &e) != 0)
             fail_msg("stream: %s", e.msg);
-    assert_int_equal(dash_new(&f->cfg->service, f->streams, 2, &f->dash, &e),
-                     0);
+    f->set = set_of(f->streams, 2);
+    assert_int_equal(dash_new(&f->cfg->service, f->set, &f->dash, &e), 0);
     *state = f;
     return 0;
 }
@@ -71,6 +90,7 @@ static int teardown(void **state)
 
     log_set_hook(NULL, NULL);
     dash_free(f->dash);
+    streams_free(f->set);
     for (size_t i = 0; i < 2; i++)
         stream_free(f->streams[i]);
     cfg_free(f->cfg);
@@ -451,6 +471,7 @@ static void test_transform_status(void **state)
     struct xform_host *xh = NULL;
     FILE *f;
     struct stream *st = NULL;
+    struct streams *set;
     struct dash *d = NULL;
     struct buf b = { NULL, 0, 0 };
     struct err e;
@@ -479,7 +500,8 @@ static void test_transform_status(void **state)
         fail_msg("xform host: %s", e.msg);
     if (stream_open(&c->streams[0], &c->service, xh, &st, &e) != 0)
         fail_msg("stream: %s", e.msg);
-    assert_int_equal(dash_new(&c->service, &st, 1, &d, &e), 0);
+    set = set_of(&st, 1);
+    assert_int_equal(dash_new(&c->service, set, &d, &e), 0);
     dash_set_script_status(d, script_status, (void *)"host");
     metrics_add(&stream_metrics(st)->xform_ok, 5);
     metrics_add(&stream_metrics(st)->xform_dropped, 2);
@@ -513,6 +535,7 @@ static void test_transform_status(void **state)
                                      "le=\"0.0025\"} 1\n"));
     buf_release(&b);
     dash_free(d);
+    streams_free(set);
     stream_free(st);
     xform_host_free(xh);
     cfg_free(c);
