@@ -1202,6 +1202,15 @@ static void service_finish(struct cfg_walk *w, const char *path, json_t *obj,
         split_listen(sv->listen, host, sizeof(host), &sv->listen_port,
                      why, sizeof(why)) == 0)
         set_str(w, path, &sv->listen_host, host);
+    if (sv->admin_listen != NULL &&
+        split_listen(sv->admin_listen, host, sizeof(host), &sv->admin_port,
+                     why, sizeof(why)) == 0) {
+        set_str(w, path, &sv->admin_host, host);
+        if (sv->listen != NULL && strcmp(sv->admin_listen, sv->listen) == 0)
+            add_err(w, path, "AdminListen \"%s\" is the Listen address: "
+                    "leave AdminListen out to serve the dashboard there",
+                    sv->admin_listen);
+    }
     for (i = 0; sv->region == NULL && i < sizeof(env) / sizeof(env[0]); i++)
         if ((r = getenv(env[i])) != NULL && r[0] != '\0')
             set_str(w, path, &sv->region, r);
@@ -1782,6 +1791,9 @@ static const struct cfg_field service_fields[] = {
     { .name = "Listen", .type = CFG_STR, .offset = SVF(listen), .min = 1,
       .max = 261, .def = "127.0.0.1:4573", .check = check_listen,
       .help = "host:port" },
+    { .name = "AdminListen", .type = CFG_STR, .offset = SVF(admin_listen),
+      .min = 1, .max = 261, .check = check_listen,
+      .help = "host:port for the dashboard and metrics" },
     { .name = "StateDirectory", .type = CFG_STR, .offset = SVF(state_dir),
       .min = 1, .max = 4096, .def = "./state", .help = "a directory" },
     { .name = "Durability", .type = CFG_ENUM,
@@ -1944,6 +1956,8 @@ void cfg_free(struct cfg *c)
     free(c->streams);
     free(c->service.listen);
     free(c->service.listen_host);
+    free(c->service.admin_listen);
+    free(c->service.admin_host);
     free(c->service.state_dir);
     free(c->service.region);
     free(c->service.account_id);

@@ -156,6 +156,10 @@ struct cfg_service {
     char *listen;           /* "127.0.0.1:4573" as written */
     char *listen_host;      /* "127.0.0.1"; "::1" for "[::1]:4573" */
     int listen_port;        /* 4573 */
+    char *admin_listen;     /* AdminListen: dashboard, /api/status and
+                             * /metrics there only; NULL = on Listen */
+    char *admin_host;
+    int admin_port;
     char *state_dir;        /* "./state" */
     int durability_fsync;   /* 1 = "fsync" (default), 0 = "os" */
     uint64_t max_spool_bytes;   /* per stream, default 1 GiB */

@@ -31,6 +31,7 @@ struct api {
     struct streams *set;
     struct control *ctl;            /* NULL: no control-plane operations */
     struct MHD_Daemon *mhd;
+    struct MHD_Daemon *admin;       /* AdminListen; NULL: dashboard on mhd */
     atomic_int ready;
     _Atomic(struct dash *) dash;    /* GET routes; NULL until set */
     struct auth *auth;              /* NULL: no SigV4 check */
@@ -409,7 +410,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
             return send_body(mc, c, 200, "application/json",
                              "{\"status\":\"ok\"}", 15, NULL);
         }
-        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        if (a->admin == NULL &&
+            (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
             struct dash *d = atomic_load(&a->dash);
             int r = d ? dash_serve(d, mc, url, &c->resp) : -1;
             if (r >= 0) {
@@ -559,6 +561,106 @@ static int security_start(struct api *a, const struct sockaddr *addr,
     return 0;
 }
 
+/* AdminListen: the dashboard, /api/status, /metrics and /health only;
+ * no records and no control plane, so they can sit on another address
+ * than the producers' (no SigV4 here: keep it on a trusted network). */
+static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *mc,
+                                     const char *url, const char *method,
+                                     const char *version, const char *upload,
+                                     size_t *upload_size, void **req_cls)
+{
+    struct api *a = cls;
+    const union MHD_ConnectionInfo *ci;
+    struct dash *d;
+    struct conn *c;
+    int r;
+
+    (void)version;
+    (void)upload;
+    if (*req_cls != NULL) {
+        *upload_size = 0;       /* bodies are not for us: drop them */
+        return MHD_YES;
+    }
+    ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci == NULL || ci->socket_context == NULL)
+        return MHD_NO;
+    c = ci->socket_context;
+    *req_cls = c;
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/health") == 0)
+        return atomic_load(&a->ready)
+            ? send_body(mc, c, 200, "application/json",
+                        "{\"status\":\"ok\"}", 15, NULL)
+            : send_body(mc, c, 503, "application/json",
+                        "{\"status\":\"starting\"}", 21, NULL);
+    d = atomic_load(&a->dash);
+    if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+        d != NULL && (r = dash_serve(d, mc, url, &c->resp)) >= 0)
+        return (enum MHD_Result)r;
+    return send_error(mc, c, 404, "UnknownOperationException",
+                      "The admin address serves GET /, /dashboard, "
+                      "/api/status, /metrics and /health only");
+}
+
+static void on_admin_connection(void *cls, struct MHD_Connection *mc,
+                                void **socket_context,
+                                enum MHD_ConnectionNotificationCode code)
+{
+    struct conn *c;
+
+    (void)cls;
+    (void)mc;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        c = calloc(1, sizeof(*c));
+        if (c != NULL)
+            c->rng = (uint64_t)util_mono_ms() | 1;
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        c = *socket_context;
+        if (c != NULL) {
+            buf_release(&c->body);
+            buf_release(&c->resp);
+            free(c);
+        }
+        *socket_context = NULL;
+    }
+}
+
+static int admin_start(struct api *a, struct err *e)
+{
+    const struct cfg_service *svc = a->svc;
+    struct addrinfo hints, *ai = NULL;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
+    char port[16];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    snprintf(port, sizeof(port), "%d", svc->admin_port);
+    rc = getaddrinfo(svc->admin_host, port, &hints, &ai);
+    if (rc != 0)
+        return err_set(e, ERR_INVAL, "AdminListen address '%s': %s",
+                       svc->admin_listen, gai_strerror(rc));
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->admin = MHD_start_daemon(
+        flags, (uint16_t)svc->admin_port, NULL, NULL, admin_handler, a,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_NOTIFY_CONNECTION, on_admin_connection, a,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (a->admin == NULL)
+        return err_set(e, ERR_IO, "cannot listen on AdminListen '%s' "
+                       "(address in use, or not an address of this "
+                       "machine?)", svc->admin_listen);
+    return 0;
+}
+
 int api_start(const struct cfg_service *svc, struct streams *set,
               struct control *ctl, struct api **out, struct err *e)
 {
@@ -590,6 +692,11 @@ int api_start(const struct cfg_service *svc, struct streams *set,
     a->ctl = ctl;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (svc->admin_listen != NULL && admin_start(a, e) != 0) {
+        freeaddrinfo(ai);
+        api_stop(a);
+        return -1;
+    }
     if (security_start(a, ai->ai_addr, &flags, tls, e) != 0) {
         freeaddrinfo(ai);
         api_stop(a);
@@ -640,6 +747,12 @@ void api_stop(struct api *a)
          * connections meant for a new daemon on the same port. */
         MHD_socket ls = MHD_quiesce_daemon(a->mhd);
         MHD_stop_daemon(a->mhd);
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
+    }
+    if (a->admin != NULL) {
+        MHD_socket ls = MHD_quiesce_daemon(a->admin);
+        MHD_stop_daemon(a->admin);
         if (ls != MHD_INVALID_SOCKET)
             close(ls);
     }
