@@ -1106,6 +1106,8 @@ static void es_finish(struct cfg_walk *w, const char *path, json_t *obj,
         st->os.elasticsearch = 1;
 }
 
+static const struct cfg_shape s3_shape;
+
 /* The destination keys of a stream, and what each becomes. */
 static const struct {
     const char *key;
@@ -1150,6 +1152,27 @@ static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
             add_err(w, sub, "tag key \"%s\" is given twice (entries %zu "
                     "and %zu)", st->tags[i].key, j, i);
             break;
+        }
+    }
+    if (st->s3.source_backup && st->dest_kind != CFG_DEST_S3)
+        add_err(w, path, "S3BackupMode Enabled (source-record backup) is "
+                "for ExtendedS3DestinationConfiguration only");
+    if (st->dest_kind == CFG_DEST_S3) {
+        json_t *ext = json_object_get(obj,
+                                      "ExtendedS3DestinationConfiguration");
+        json_t *bk = json_object_get(ext, "S3BackupConfiguration");
+        char sub[CFG_PATH_MAX];
+
+        child_path(sub, path, "ExtendedS3DestinationConfiguration");
+        if (st->s3.source_backup && !json_is_object(bk)) {
+            add_err(w, sub, "S3BackupConfiguration is required when "
+                    "S3BackupMode is Enabled");
+        } else if (st->s3.source_backup) {
+            /* Validated (and its errors reported) with the destination;
+             * walked again here only to keep it, beside st->s3. */
+            struct cfg_walk quiet = { w->file, { NULL, 0, 0 }, 0 };
+            walk_shape(&quiet, sub, bk, &s3_shape, &st->backup);
+            buf_release(&quiet.out);
         }
     }
     set_str(w, path, &st->version_id, "1");
@@ -1284,8 +1307,7 @@ static const struct cfg_enum compression_enum[] = {
 
 static const struct cfg_enum backup_mode_enum[] = {
     { "Disabled", 0, NULL },
-    { "Enabled", 1, "S3BackupMode Enabled: source-record backup is not "
-      "supported yet" },
+    { "Enabled", 1, NULL },
     { 0 }
 };
 
@@ -1413,8 +1435,8 @@ static const struct cfg_shape partitioning_shape = {
       .offset = S3F(processing), .sub = &processing_shape }, \
     { .name = "DynamicPartitioningConfiguration", .type = CFG_OBJ, \
       .offset = S3F(dynamic_partitioning), .sub = &partitioning_shape }, \
-    { .name = "S3BackupMode", .type = CFG_ENUM, .flags = CFG_NOSTORE, \
-      .sub = backup_mode_enum }, \
+    { .name = "S3BackupMode", .type = CFG_ENUM, \
+      .offset = S3F(source_backup), .sub = backup_mode_enum }, \
     { .name = "DataFormatConversionConfiguration", \
       .type = CFG_UNSUPPORTED }
 #define FIELD_ROLE \

@@ -65,6 +65,9 @@ struct cfg_s3 {
     char *custom_time_zone; /* "" when absent: UTC */
     struct cfg_processing processing;
     int dynamic_partitioning;   /* DynamicPartitioningConfiguration.Enabled */
+    int source_backup;      /* Extended S3 S3BackupMode Enabled: every
+                             * source record also to S3BackupConfiguration
+                             * (kept in cfg_stream.backup) */
     char *kms_key_arn;      /* EncryptionConfiguration.KMSEncryptionConfig.
                              * AWSKMSKeyARN: SSE-KMS; NULL = none */
     char *sse;              /* ours: ServerSideEncryption "AES256" or

@@ -105,6 +105,7 @@ COUNTER_GET(get_attempts, delivery_attempts)
 COUNTER_GET(get_failures, delivery_failures)
 COUNTER_GET(get_retries, retries)
 COUNTER_GET(get_error_records, error_records)
+COUNTER_GET(get_backup_records, backup_records)
 COUNTER_GET(get_error_objects, error_objects)
 
 static int get_freshness(struct stream *st, double *v)
@@ -227,6 +228,9 @@ static const struct family families[] = {
       "Records written to the error output prefix", get_error_records, 0 },
     { "firehose_error_output_objects_total", "counter",
       "Objects written to the error output prefix", get_error_objects, 0 },
+    { "firehose_backup_to_s3_records_total", "counter",
+      "Source records written to S3BackupConfiguration "
+      "(BackupToS3.Records)", get_backup_records, 0 },
     { "firehose_succeed_processing_records_total", "counter",
       "Records the transform returned Ok or Dropped "
       "(SucceedProcessing.Records)", get_succeed_processing, 0 },

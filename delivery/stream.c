@@ -180,7 +180,7 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
         w->sink = sink_new(e);
         if (w->sink == NULL)
             goto fail;
-        if (w->dest->type->wants_records) {
+        if (w->dest->type->wants_records || cfg->s3.source_backup) {
             st->backup_cfg = *cfg;
             st->backup_cfg.dest_kind = CFG_DEST_S3;
             st->backup_cfg.s3 = cfg->backup;
@@ -345,12 +345,12 @@ static int reserve_records(struct worker *w, size_t n, struct err *e)
             goto nomem;
         w->xout = p;
     }
-    if (w->xf != NULL || w->backup != NULL) {
+    if (w->xf != NULL || w->dest->type->wants_records) {
         if ((p = realloc(w->ids, cap * 33)) == NULL)
             goto nomem;
         w->ids = p;
     }
-    if (w->backup != NULL) {
+    if (w->dest->type->wants_records) {
         if ((p = realloc(w->precs, cap * sizeof(*w->precs))) == NULL)
             goto nomem;
         w->precs = p;
@@ -553,6 +553,26 @@ static int group_next(void *arg, int first, const void **p, size_t *len)
     return 1;
 }
 
+/* ... of the batch as read from the spool (source-record backup) ... */
+struct src_iter {
+    const struct spool_data *d;
+    size_t at;
+};
+
+static int src_next(void *arg, int first, const void **p, size_t *len)
+{
+    struct src_iter *it = arg;
+
+    if (first)
+        it->at = 0;
+    if (it->at >= it->d->n)
+        return 0;
+    *p = it->d->recs[it->at].data;
+    *len = it->d->recs[it->at].len;
+    it->at++;
+    return 1;
+}
+
 /* ... and of one buffer as a single record (the error outputs). */
 struct bytes_iter {
     const struct buf *b;
@@ -596,7 +616,7 @@ static struct target error_target(struct worker *w)
     struct target t = { w->backup, w->bcodec, w->bsink,
                         &w->st->cfg->backup };
 
-    return w->backup != NULL ? t : primary(w);
+    return w->dest->type->wants_records ? t : primary(w);
 }
 
 /* Compress 'recs' and store them under 'key', retrying until stored (the
@@ -826,7 +846,7 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         uint64_t hash = g->keys_len ? util_hash64(g->keys, g->keys_len, base)
                                     : base;
 
-        if (w->backup != NULL) {
+        if (w->dest->type->wants_records) {
             uint64_t ok = 0;
             if (deliver_records(w, g, hash, &ok, &e) != 0) {
                 if (atomic_load(&st->stop))
@@ -863,6 +883,22 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         delivered += g->count;
         bytes += g->bytes;
         metrics_add(&st->m.delivered_objects, 1);
+    }
+    /* S3BackupMode Enabled: the source records, untransformed, to the
+     * backup bucket under its own prefix and compression. */
+    if (st->cfg->s3.source_backup && w->data.n > 0) {
+        struct target bt = { w->backup, w->bcodec, w->bsink,
+                             &st->cfg->backup };
+        struct src_iter si = { &w->data, 0 };
+        struct sink_records srecs = { src_next, &si, 0 };
+
+        key_ctx(w, &bt, &k, b->oldest_arrival_ms,
+                util_hash64("source", 6, base));
+        if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0)
+            goto fail;
+        if (store(w, &bt, key, &srecs, (uint32_t)w->data.n, b->bytes) != 0)
+            return -1;
+        metrics_add(&st->m.backup_records, w->data.n);
     }
     for (int kind = 0; kind < ERROUT_N; kind++) {
         const char *type = errout_type(st->cfg, kind);

@@ -58,6 +58,8 @@ cat >"$T_TMP/cfg.json" <<JSON
     { "DeliveryStreamName": "s3lua", "ExtendedS3DestinationConfiguration": { "BucketARN": "arn:aws:s3:::test-bucket",
         "Prefix": "lua/", "ErrorOutputPrefix": "",
         "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "GZIP",
+        "S3BackupMode": "Enabled", "S3BackupConfiguration": { "BucketARN": "arn:aws:s3:::test-bucket",
+            "Prefix": "raw/", "CompressionFormat": "UNCOMPRESSED" },
         $(lua_proc t.lua 0 0) } },
     { "DeliveryStreamName": "bad", "LocalDirectoryDestinationConfiguration": { "Path": "$T_TMP/bad",
         "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED",
@@ -155,7 +157,18 @@ wait_for 20 "$PY" "$T_TMP/check.py" dp "$out" "$T_TMP/in.txt" >/dev/null 2>&1
 r=$("$PY" "$T_TMP/check.py" dp "$out" "$T_TMP/in.txt") || fail "local/dp: $r; files: $(cd "$out" && find . -type f | head -20)"
 wait_for 20 "$PY" "$T_TMP/check.py" s3 "$S3_DIR" "$T_TMP/in.txt" >/dev/null 2>&1
 r=$("$PY" "$T_TMP/check.py" s3 "$S3_DIR" "$T_TMP/in.txt") || fail "s3: $r; keys: $(cd "$S3_DIR" && find . -name '*._S3rver_object' | head -20)"
-log "dp and s3 outputs match the script, byte for byte"
+# S3BackupMode Enabled: the source records, untransformed, under raw/.
+wait_for 20 sh -c "cat $S3_DIR/test-bucket/raw/*/*/*/*/*._S3rver_object 2>/dev/null | grep -c '\"i\":' | grep -qx 60"
+"$PY" - "$S3_DIR/test-bucket" "$T_TMP/in.txt" <<'PY' || fail "source-record backup differs from what was sent"
+import glob, os, re, sys
+root, inp = sys.argv[1], sys.argv[2]
+sent = sorted(l for l in open(inp, "rb").read().split(b"\n") if l)
+got = []
+for p in glob.glob(os.path.join(root, "raw/**/*._S3rver_object"), recursive=True):
+    got += [r for r in re.split(rb'(?<=\})(?=\{"i")', open(p, "rb").read()) if r]
+assert sorted(got) == sent, (len(got), len(sent))
+PY
+log "dp and s3 outputs match the script, byte for byte; source backup holds the originals"
 
 # Failure modes: each fails only its record's batch; the service goes on.
 for what in loop bomb oops weird fine; do

@@ -500,8 +500,14 @@ static void test_bad_enums(void **state)
 
 static const struct bad_case unsupported[] = {
     { S3(",'S3BackupMode':'Enabled'"),
-      "S3BackupMode: S3BackupMode Enabled: source-record backup is not "
-      "supported yet" },
+      "ExtendedS3DestinationConfiguration: S3BackupConfiguration is "
+      "required when S3BackupMode is Enabled" },
+    { S3(",'S3BackupMode':'Enabled','S3BackupConfiguration':"
+         "{'BucketARN':'nope'}"),
+      "S3BackupConfiguration.BucketARN" },
+    { LOCAL(",'S3BackupMode':'Enabled'"),
+      "S3BackupMode Enabled (source-record backup) is for "
+      "ExtendedS3DestinationConfiguration only" },
     { S3(",'ProcessingConfiguration':{'Processors':[{'Type':"
          "'MetadataExtraction','Parameters':[]}]}"),
       "ProcessingConfiguration.Processors[0]: processor Type "
@@ -852,6 +858,22 @@ static void test_http_opensearch_errors(void **state)
     (void)state;
     RUN_BAD(http_bad);
     RUN_BAD(os_bad);
+}
+
+static void test_source_backup(void **state)
+{
+    struct cfg *c;
+
+    (void)state;
+    c = load_ok(S3(",'S3BackupMode':'Enabled','S3BackupConfiguration':"
+                   "{'BucketARN':'arn:aws:s3:::raw','Prefix':'src/',"
+                   "'CompressionFormat':'GZIP'}"));
+    assert_true(c->streams[0].s3.source_backup);
+    assert_string_equal(c->streams[0].backup.bucket, "raw");
+    assert_string_equal(c->streams[0].backup.prefix, "src/");
+    assert_int_equal(c->streams[0].backup.compression, CFG_COMP_GZIP);
+    assert_int_equal(c->streams[0].backup.buffering.size_mb, 5);
+    cfg_free(c);
 }
 
 static void test_unsupported(void **state)
@@ -1243,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_opensearch_values),
         cmocka_unit_test(test_http_opensearch_errors),
         cmocka_unit_test(test_processing),
+        cmocka_unit_test(test_source_backup),
         cmocka_unit_test(test_stream_names),
         cmocka_unit_test(test_destination_count),
         cmocka_unit_test(test_buffering_pair),
