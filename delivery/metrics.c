@@ -252,11 +252,15 @@ static int family_write(struct stream *const *streams, size_t n,
                         const struct family *f, struct buf *b,
                         struct buf *lb, struct err *e)
 {
-    static const char *const dests[] = { "s3", "local" };
+    static const char *const dests[] = {
+        "s3", "local", "http_endpoint", "amazon_opensearch_service",
+        "elasticsearch",
+    };
+    const size_t nd = sizeof(dests) / sizeof(dests[0]);
     char name[128];
     double v;
 
-    for (size_t k = 0; k < (f->with_dest ? 2u : 1u); k++) {
+    for (size_t k = 0; k < (f->with_dest ? nd : 1u); k++) {
         if (f->with_dest)
             snprintf(name, sizeof(name), "firehose_delivery_to_%s_%s",
                      dests[k], f->name);
@@ -342,6 +346,59 @@ static int process_write(int64_t start_ms, struct buf *b, struct err *e)
                        (double)start_ms / 1000.0, e) ? -1 : 0;
 }
 
+void metrics_reason(struct metrics_stream *m, const char *code, uint64_t n)
+{
+    struct metrics_reason *r = NULL;
+
+    if (code == NULL || code[0] == '\0')
+        code = "other";
+    for (size_t i = 0; i < METRICS_REASONS && r == NULL; i++) {
+        struct metrics_reason *s = &m->reasons[i];
+        int free_slot = 0;
+        if (atomic_load(&s->used) == 2) {
+            if (strncmp(s->code, code, sizeof(s->code) - 1) == 0)
+                r = s;
+            continue;
+        }
+        /* Claim a free slot; a slot being filled by another thread is
+         * skipped (at worst a code gets two slots, summed when shown). */
+        if (atomic_compare_exchange_strong(&s->used, &free_slot, 1)) {
+            snprintf(s->code, sizeof(s->code), "%s", code);
+            atomic_store(&s->used, 2);
+            r = s;
+        }
+    }
+    if (r == NULL) {
+        /* Table full: the last slot is taken over as "other". */
+        r = &m->reasons[METRICS_REASONS - 1];
+    }
+    metrics_add(&r->count, n);
+}
+
+static int reasons_write(struct stream *const *streams, size_t n,
+                         struct buf *b, struct buf *lb, struct err *e)
+{
+    const char *name = "firehose_delivery_failures_by_reason_total";
+
+    if (prom_family(b, name, "counter", "Failed delivery attempts by the "
+                    "destination's error code", e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_stream *m = stream_metrics(streams[i]);
+        for (size_t k = 0; k < METRICS_REASONS; k++) {
+            struct metrics_reason *r = &m->reasons[k];
+            if (atomic_load(&r->used) != 2)
+                continue;
+            if (stream_labels(lb, stream_cfg(streams[i])->name, e) != 0 ||
+                prom_label(lb, "reason", r->code, e) != 0 ||
+                prom_sample(b, name, (const char *)lb->p,
+                            (double)metrics_get(&r->count), e) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int metrics_prometheus(struct stream *const *streams, size_t n,
                        int64_t start_ms, struct buf *out, struct err *e)
 {
@@ -352,6 +409,8 @@ int metrics_prometheus(struct stream *const *streams, size_t n,
         rc = family_write(streams, n, f, out, &lb, e);
     if (rc == 0)
         rc = histograms_write(streams, n, out, &lb, e);
+    if (rc == 0)
+        rc = reasons_write(streams, n, out, &lb, e);
     if (rc == 0)
         rc = process_write(start_ms, out, e);
     buf_release(&lb);

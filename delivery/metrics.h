@@ -13,6 +13,8 @@
 
 enum metrics_put_op { METRICS_PUT_RECORD, METRICS_PUT_RECORD_BATCH };
 
+#define METRICS_REASONS 16
+
 struct metrics_stream {
     atomic_uint_fast64_t incoming_records;
     atomic_uint_fast64_t incoming_bytes;
@@ -39,6 +41,14 @@ struct metrics_stream {
     struct prom_hist     put_duration[2];
     /* One Lua transform invocation (ExecuteProcessing.Duration). */
     struct prom_hist     processing_duration;
+    /* Failed delivery attempts by the destination's error code (records
+     * for record destinations, objects otherwise); the first
+     * METRICS_REASONS codes get a slot, the rest count as "other". */
+    struct metrics_reason {
+        atomic_int used;            /* 0 free, 1 being filled, 2 ready */
+        char code[64];
+        atomic_uint_fast64_t count;
+    } reasons[METRICS_REASONS];
 };
 
 static inline void metrics_add(atomic_uint_fast64_t *c, uint64_t v)
@@ -50,6 +60,10 @@ static inline uint64_t metrics_get(atomic_uint_fast64_t *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
 }
+
+/* Count n failures with error code 'code' (failure paths only: it
+ * compares strings). Lock-free; zeroed memory is ready. */
+void metrics_reason(struct metrics_stream *m, const char *code, uint64_t n);
 
 struct stream;
 /* GET /metrics: every stream's counters, gauges and histograms, then the

@@ -641,6 +641,8 @@ static int store(struct worker *w, const struct target *t, const char *key,
         if (sink_deliver(t->s, t->d, t->c, recs, &p, &e) == DEST_OK)
             break;
         metrics_add(&st->m.delivery_failures, 1);
+        metrics_reason(&st->m, t->d == w->dest ? "ObjectStoreFailed"
+                                               : "BackupStoreFailed", 1);
         /* S3 and the local directory keep retrying (Firehose never diverts
          * S3 delivery failures); the data waits in the spool meanwhile. */
         log_msg(attempt == 0 ? LOG_WARN : LOG_INFO, t->d->id,
@@ -763,9 +765,12 @@ static int deliver_records(struct worker *w, const struct group *g,
             int32_t i = w->pidx[k];
             w->tries[i]++;
             w->last[i] = w->res[k];
-            if (w->res[k].status == DEST_OK)
+            if (w->res[k].status == DEST_OK) {
                 (*stored)++;
-            else if (w->res[k].status == DEST_RETRY)
+                continue;
+            }
+            metrics_reason(&st->m, w->res[k].code, 1);
+            if (w->res[k].status == DEST_RETRY)
                 w->pidx[keep++] = i;
         }
         if (keep < m && keep > 0)

@@ -419,6 +419,14 @@ static void test_metrics_exposition(void **state)
 
     metrics_add(&m->incoming_records, 7);
     metrics_add(&m->delivery_attempts, 4);
+    metrics_reason(m, "HttpEndpoint.DestinationException", 2);
+    metrics_reason(m, "HttpEndpoint.DestinationException", 1);
+    metrics_reason(m, "a\"b", 1);
+    for (int i = 0; i < METRICS_REASONS + 3; i++) {
+        char code[16];
+        snprintf(code, sizeof(code), "c%d", i);
+        metrics_reason(stream_metrics(f->streams[0]), code, 1);
+    }
     prom_hist_observe_us(&m->put_duration[METRICS_PUT_RECORD_BATCH], 3000);
     dash_error(f->dash, LOG_ERROR, "to-s3", "delivery", "x");
     assert_int_equal(dash_metrics(f->dash, &f->out, &e), 0);
@@ -434,6 +442,12 @@ static void test_metrics_exposition(void **state)
     /* Each stream under its own destination's name only. */
     assert_null(strstr(t, "firehose_delivery_to_local_records_total"
                           "{stream=\"to-s3\"}"));
+    assert_non_null(strstr(t, "firehose_delivery_failures_by_reason_total"
+                              "{stream=\"to-s3\",reason=\"HttpEndpoint."
+                              "DestinationException\"} 3\n"));
+    assert_non_null(strstr(t, "reason=\"a\\\"b\"} 1\n"));
+    /* A full table folds the rest into its last slot; nothing is lost. */
+    assert_non_null(strstr(t, "{stream=\"s1\",reason=\"c15\"} 4\n"));
     assert_non_null(strstr(t, "firehose_put_request_duration_seconds_bucket"
                               "{stream=\"to-s3\",operation=\"PutRecordBatch\","
                               "le=\"0.005\"} 1\n"));
