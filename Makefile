@@ -60,7 +60,7 @@ MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test unit integration bench deps deps-test clean valgrind \
+.PHONY: all run test unit integration bench bench-suite deps deps-test clean valgrind \
         fuzz
 
 all: firehosed firehosed-agent
@@ -196,6 +196,18 @@ valgrind: $(UNIT_BIN)
 bench: deps-test firehosed $(BUILD)/loadgen $(BUILD)/xform_bench \
        $(BUILD)/dest_bench
 	@bash tests/bench/run.sh $(BUILD)/loadgen
+
+# Issue 9's suite: pipelines 1-5 against measured limits (about 8 minutes
+# with the defaults); JSON into bench/results/.
+$(BUILD)/sink: tests/bench/sink.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(BUILD)/fsync_bench: tests/bench/fsync_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+bench-suite: deps-test firehosed $(BUILD)/loadgen $(BUILD)/sink \
+             $(BUILD)/fsync_bench
+	@bash tests/bench/suite.sh $(BUILD)
 
 clean:
 	rm -rf build build-san build-fuzz firehosed firehosed-agent

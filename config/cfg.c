@@ -1420,7 +1420,10 @@ static const struct cfg_shape partitioning_shape = {
     { .name = "CompressionFormat", .type = CFG_ENUM, \
       .offset = S3F(compression), .sub = compression_enum, \
       .def = "UNCOMPRESSED", \
-      .help = "UNCOMPRESSED, GZIP, ZIP, Snappy or HADOOP_SNAPPY" }
+      .help = "UNCOMPRESSED, GZIP, ZIP, Snappy or HADOOP_SNAPPY" }, \
+    { .name = "CompressionLevel", .type = CFG_INT, \
+      .offset = S3F(compression_level), .min = 1, .max = 9, .def = "6", \
+      .help = "ours: zlib level for GZIP/ZIP, 1 (fastest) - 9" }
 #define FIELD_CWLOG \
     { .name = "CloudWatchLoggingOptions", .type = CFG_OBJ, \
       .flags = CFG_NOSTORE, .sub = &cwlog_shape }

@@ -61,6 +61,8 @@ struct cfg_s3 {
     char *error_prefix;     /* "" when absent */
     struct cfg_buffering buffering;
     enum cfg_compression compression;
+    int compression_level;  /* ours: CompressionLevel 1-9 (GZIP/ZIP),
+                             * default 6 */
     char *file_extension;   /* "" when absent: use the compression's */
     char *custom_time_zone; /* "" when absent: UTC */
     struct cfg_processing processing;

@@ -171,7 +171,9 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
     for (size_t i = 0; i < st->n_workers; i++) {
         struct worker *w = &st->workers[i];
         w->st = st;
-        w->codec = codec_new(cfg->s3.compression, -1, e);
+        w->codec = codec_new(cfg->s3.compression,
+                             cfg->s3.compression_level ?
+                             cfg->s3.compression_level : -1, e);
         if (w->codec == NULL)
             goto fail;
         w->dest = dest_new(cfg, svc, e);

@@ -73,6 +73,7 @@ struct opts {
     uint64_t requests;          /* 0 = no limit */
     double rate;                /* records/s, 0 = as fast as possible */
     int zlib_baseline;
+    int zlib_level;             /* --level for --zlib-baseline, 1-9 */
     int json;
     int no_backoff;             /* resend at once after throttling */
 };
@@ -1144,7 +1145,7 @@ struct baseline {
 /* gzip (default level) 'raw' repeatedly, one ~5 MB object per stream like a
  * Firehose buffer, for about 'secs' seconds. */
 static int baseline_zlib(const unsigned char *raw, size_t n, double secs,
-                         struct baseline *b)
+                         int level, struct baseline *b)
 {
     const size_t object = 5u << 20;
     unsigned char *out;
@@ -1155,7 +1156,7 @@ static int baseline_zlib(const unsigned char *raw, size_t n, double secs,
     int rc;
 
     memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     out = malloc(out_cap);
@@ -1203,7 +1204,8 @@ static int baseline_zlib(const unsigned char *raw, size_t n, double secs,
     return 0;
 }
 
-static int baseline_run(const struct payloads *pl, struct baseline *b)
+static int baseline_run(const struct payloads *pl, int level,
+                        struct baseline *b)
 {
     unsigned char *dst;
     uint64_t total = 0;
@@ -1214,7 +1216,7 @@ static int baseline_run(const struct payloads *pl, struct baseline *b)
     memset(b, 0, sizeof(*b));
     if (pl->raw_len == 0)
         return -1;
-    if (baseline_zlib(pl->raw, pl->raw_len, 2.0, b) != 0)
+    if (baseline_zlib(pl->raw, pl->raw_len, 2.0, level, b) != 0)
         return -1;
     dst = malloc(pl->raw_len);
     if (dst == NULL)
@@ -1257,6 +1259,7 @@ static void usage(FILE *f)
         "                    (default: that connection waits 20 ms, doubling\n"
         "                    to 1 s, like an SDK)\n"
         "  --zlib-baseline   single-thread gzip/memcpy/crc32 MB/s, no load\n"
+        "  --level L         zlib level for --zlib-baseline, 1-9 (default 6)\n"
         "  --json            print one JSON object instead of text\n");
 }
 
@@ -1313,6 +1316,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         { "requests", required_argument, NULL, 'n' },
         { "rate", required_argument, NULL, 'r' },
         { "zlib-baseline", no_argument, NULL, 'Z' },
+        { "level", required_argument, NULL, 'L' },
         { "json", no_argument, NULL, 'j' },
         { "no-backoff", no_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' },
@@ -1326,6 +1330,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->conns = 16;
     o->threads = 1;
     o->batch = 500;
+    o->zlib_level = 6;
     o->size = 150;
     o->duration_s = 10;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1379,6 +1384,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'Z':
             o->zlib_baseline = 1;
             break;
+        case 'L':
+            if (parse_num(optarg, 1, 9, &v) != 0 || v != (int)v)
+                goto bad;
+            o->zlib_level = (int)v;
+            break;
         case 'j':
             o->json = 1;
             break;
@@ -1419,17 +1429,17 @@ bad:
 static void print_baseline(const struct opts *o, const struct baseline *b)
 {
     if (o->json) {
-        printf("{\"zlib_mb_per_s\":%.1f,\"zlib_ratio\":%.2f,"
+        printf("{\"zlib_level\":%d,\"zlib_mb_per_s\":%.1f,\"zlib_ratio\":%.2f,"
                "\"memcpy_mb_per_s\":%.1f,\"crc32_mb_per_s\":%.1f,"
                "\"record_size\":%ld}\n",
-               b->zlib_mbs, b->zlib_ratio, b->memcpy_mbs, b->crc32_mbs,
-               o->size);
+               o->zlib_level, b->zlib_mbs, b->zlib_ratio, b->memcpy_mbs,
+               b->crc32_mbs, o->size);
         return;
     }
     printf("baseline (one thread, %ld-byte records, MB = 1e6 bytes)\n",
            o->size);
-    printf("  zlib gzip level 6  %9.1f MB/s in   (ratio %.2f:1)\n",
-           b->zlib_mbs, b->zlib_ratio);
+    printf("  zlib gzip level %d  %9.1f MB/s in   (ratio %.2f:1)\n",
+           o->zlib_level, b->zlib_mbs, b->zlib_ratio);
     printf("  memcpy             %9.1f MB/s\n", b->memcpy_mbs);
     printf("  crc32              %9.1f MB/s\n", b->crc32_mbs);
 }
@@ -1631,7 +1641,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.zlib_baseline) {
-        if (baseline_run(&pl, &b) == 0) {
+        if (baseline_run(&pl, o.zlib_level, &b) == 0) {
             print_baseline(&o, &b);
             rc = 0;
         } else {

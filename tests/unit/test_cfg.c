@@ -283,6 +283,13 @@ static void test_range_edges_accepted(void **state)
     assert_int_equal(c->streams[0].s3.buffering.interval_s, 900);
     assert_string_equal(cfg_compression_name(c->streams[0].s3.compression),
                         "GZIP");
+    assert_int_equal(c->streams[0].s3.compression_level, 6);   /* default */
+    cfg_free(c);
+    c = load_ok(LOCAL(",'CompressionFormat':'GZIP','CompressionLevel':1"));
+    assert_int_equal(c->streams[0].s3.compression_level, 1);
+    cfg_free(c);
+    c = load_ok(S3(",'CompressionLevel':9"));
+    assert_int_equal(c->streams[0].s3.compression_level, 9);
     cfg_free(c);
     c = load_ok(SERVICE("'MaxSpoolBytesPerStream':1099511627776"));
     assert_true(c->service.max_spool_bytes == 1099511627776ULL);
@@ -386,6 +393,11 @@ static const struct bad_case wrong_types[] = {
       "BufferingHints.IntervalInSeconds: expected an integer, got null" },
     { S3(",'CompressionFormat':1"),
       "CompressionFormat: expected a string, got an integer" },
+    { S3(",'CompressionLevel':0"), "CompressionLevel: 0 is below the minimum 1" },
+    { S3(",'CompressionLevel':10"),
+      "CompressionLevel: 10 is above the maximum 9" },
+    { LOCAL(",'CompressionLevel':'6'"),
+      "CompressionLevel: expected an integer, got a string" },
     { S3(",'ProcessingConfiguration':{'Enabled':'false'}"),
       "ProcessingConfiguration.Enabled: expected true or false, got a "
       "string" },
