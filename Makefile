@@ -35,7 +35,7 @@ LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
-           delivery/jscan.c delivery/api.c delivery/stream.c \
+           delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
            delivery/streams.c delivery/control.c \
            delivery/auth.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
@@ -50,7 +50,7 @@ MAIN_SRC = delivery/main.c
 AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             agent/tail.c agent/ship.c delivery/sigv4.c delivery/awscred.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
-UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
+UNIT_TESTS = cfg spool quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control \
              agent_cfg agent_ckpt agent_lines agent_tail agent_ship
 BENCH_SRC = tests/bench/loadgen.c
@@ -91,6 +91,7 @@ BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = config/cfg.c destinations/keys.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
 TEST_sigv4_SRC   = delivery/sigv4.c
+TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c
 TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c config/cfg.c \
                    destinations/keys.c

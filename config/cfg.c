@@ -1154,6 +1154,14 @@ static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
             break;
         }
     }
+    if (st->type != CFG_STREAM_DIRECT_PUT &&
+        json_object_get(obj, "DirectPutQuotas") != NULL) {
+        char sub[CFG_PATH_MAX];
+
+        child_path(sub, path, "DirectPutQuotas");
+        add_err(w, sub, "quotas apply to DirectPut streams only (this "
+                "stream reads from its DeliveryStreamType source)");
+    }
     if (st->s3.source_backup && st->dest_kind != CFG_DEST_S3)
         add_err(w, path, "S3BackupMode Enabled (source-record backup) is "
                 "for ExtendedS3DestinationConfiguration only");
@@ -1738,12 +1746,30 @@ static const struct cfg_shape direct_put_shape = {
     direct_put_fields, 0, NULL
 };
 
+#define QTF(m) offsetof(struct cfg_quotas, m)
+
+/* Ours, beside DeliveryStreamType. An absent key means unlimited; a
+ * present one must be at least 1 (0 would refuse everything). */
+static const struct cfg_field quotas_fields[] = {
+    { .name = "RecordsPerSecond", .type = CFG_U64, .offset = QTF(records_ps),
+      .min = 1, .max = 1000000000LL, .help = "1 to 1000000000" },
+    { .name = "RequestsPerSecond", .type = CFG_U64,
+      .offset = QTF(requests_ps), .min = 1, .max = 1000000000LL,
+      .help = "1 to 1000000000" },
+    { .name = "BytesPerSecond", .type = CFG_U64, .offset = QTF(bytes_ps),
+      .min = 1, .max = 1099511627776LL, .help = "1 to 1 TiB" },
+    { 0 }
+};
+static const struct cfg_shape quotas_shape = { quotas_fields, 0, NULL };
+
 static const struct cfg_field stream_fields[] = {
     { .name = "DeliveryStreamName", .type = CFG_STR, .offset = STF(name),
       .min = 1, .max = 64, .flags = CFG_REQUIRED,
       .check = check_stream_name, .help = "1-64 of a-z A-Z 0-9 _ . -" },
     { .name = "DeliveryStreamType", .type = CFG_ENUM, .offset = STF(type),
       .sub = stream_type_enum, .def = "DirectPut", .help = "DirectPut" },
+    { .name = "DirectPutQuotas", .type = CFG_OBJ, .offset = STF(quotas),
+      .sub = &quotas_shape },
     { .name = "LocalDirectoryDestinationConfiguration", .type = CFG_OBJ,
       .offset = STF(s3), .sub = &local_shape },
     { .name = "ExtendedS3DestinationConfiguration", .type = CFG_OBJ,

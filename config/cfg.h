@@ -124,6 +124,14 @@ struct cfg_tag {
     char *value;            /* NULL when the tag has no Value */
 };
 
+/* Ours: DirectPutQuotas, per-second token buckets with one second of
+ * burst; 0 = unlimited (the key absent). */
+struct cfg_quotas {
+    uint64_t records_ps;    /* RecordsPerSecond */
+    uint64_t requests_ps;   /* RequestsPerSecond */
+    uint64_t bytes_ps;      /* BytesPerSecond */
+};
+
 struct cfg_stream {
     char *name;
     enum cfg_stream_type type;
@@ -143,6 +151,7 @@ struct cfg_stream {
     char *version_id;       /* "1" */
     struct cfg_tag *tags;   /* Tags, n_tags of them (at most 50) */
     size_t n_tags;
+    struct cfg_quotas quotas;       /* DirectPutQuotas; zeros = none */
 };
 
 /* One producer key pair in Service.Credentials. */

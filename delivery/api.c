@@ -19,6 +19,7 @@
 #include "dash.h"
 #include "jscan.h"
 #include "log.h"
+#include "quota.h"
 #include "util.h"
 
 /* Base64 of 4 MiB plus JSON framing for 500 records fits easily; anything
@@ -171,21 +172,80 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The records of a parsed put into 'st'; under the set's read lock. */
+#define API_SLOW_DOWN "{\"ErrorCode\":\"ServiceUnavailableException\"," \
+                      "\"ErrorMessage\":\"Slow down.\"}"
+
+/* The PutRecordBatch answer: entries before 'ok' got record ids from
+ * 'first' on, the rest failed with 'code' and 'msg' (n - ok of them). */
+static enum MHD_Result batch_reply(struct MHD_Connection *mc, struct conn *c,
+                                   size_t n, size_t ok, uint64_t inc,
+                                   uint64_t first, const char *code,
+                                   const char *msg)
+{
+    struct err e = { 0, "" };
+    char head[96];
+    int hn;
+
+    hn = snprintf(head, sizeof(head), "{\"FailedPutCount\":%zu,"
+                  "\"Encrypted\":false,\"RequestResponses\":[", n - ok);
+    c->resp.len = 0;
+    /* Each success is 47 bytes, a Slow down entry 73; reserve once, then
+     * write without formatting calls (no per-record allocation). */
+    if (buf_reserve(&c->resp, (size_t)hn + ok * 48 +
+                    (n - ok) * (strlen(code) + strlen(msg) + 40) + 4,
+                    &e) != 0)
+        return send_error(mc, c, 500, "InternalFailure", e.msg);
+    (void)buf_append(&c->resp, head, (size_t)hn, &e);
+    for (size_t i = 0; i < ok; i++) {
+        unsigned char *w = c->resp.p + c->resp.len;
+        if (i)
+            *w++ = ',';
+        memcpy(w, "{\"RecordId\":\"", 13);
+        record_id((char *)w + 13, inc, first + i);
+        memcpy(w + 45, "\"}", 2);
+        c->resp.len = (size_t)(w + 47 - c->resp.p);
+    }
+    for (size_t i = ok; i < n; i++) {
+        if (i)
+            (void)buf_append(&c->resp, ",", 1, &e);
+        if (strcmp(code, "ServiceUnavailableException") == 0 &&
+            strcmp(msg, "Slow down.") == 0) {
+            (void)buf_append(&c->resp, API_SLOW_DOWN,
+                             sizeof(API_SLOW_DOWN) - 1, &e);
+            continue;
+        }
+        (void)buf_printf(&c->resp, &e, "{\"ErrorCode\":\"%s\","
+                         "\"ErrorMessage\":\"%s\"}", code, msg);
+    }
+    (void)buf_append(&c->resp, "]}", 2, &e);
+    return send_body(mc, c, 200, "application/x-amz-json-1.1", c->resp.p,
+                     c->resp.len, NULL);
+}
+
+/* The records of a parsed put into 'st'; under the set's read lock.
+ * DirectPutQuotas admit a prefix of the records (Firehose accepts entries
+ * in order until the bucket is empty); the rest are never spooled. */
 static enum MHD_Result put_stream(struct api *a, struct MHD_Connection *mc,
                                   struct conn *c, int batch,
                                   struct stream *st)
 {
     struct jscan_put *p = &c->put;
     struct err e = { 0, "" };
-    uint64_t first, inc;
+    uint64_t first = 0;
+    size_t ok;
     char id[32];
 
     if (stream_cfg(st)->type != CFG_STREAM_DIRECT_PUT)
         return send_error(mc, c, 400, "InvalidArgumentException",
                           "This operation is not permitted on "
                           "KinesisStreamAsSource delivery stream type.");
-    if (stream_put(st, p->recs, p->n, &first, &e) != 0) {
+    ok = quota_take(stream_quota(st), p->recs, p->n, mono_us());
+    if (ok < p->n)
+        metrics_add(&stream_metrics(st)->throttled_records, p->n - ok);
+    if (ok == 0 && !batch)
+        return send_error(mc, c, 503, "ServiceUnavailableException",
+                          "Slow down.");
+    if (ok > 0 && stream_put(st, p->recs, ok, &first, &e) != 0) {
         int full = e.code == ERR_FULL;
         /* Throttling is not logged (it would flood the log); the error
          * list folds repeats. Other failures reach it through the log. */
@@ -208,46 +268,19 @@ static enum MHD_Result put_stream(struct api *a, struct MHD_Connection *mc,
         }
         /* PutRecordBatch: HTTP 200 with every entry failed, as Firehose
          * answers throttling inside a batch. */
-        c->resp.len = 0;
-        (void)buf_printf(&c->resp, &e, "{\"FailedPutCount\":%zu,"
-                         "\"Encrypted\":false,\"RequestResponses\":[", p->n);
-        for (size_t i = 0; i < p->n; i++)
-            (void)buf_printf(&c->resp, &e, "%s{\"ErrorCode\":\"%s\","
-                             "\"ErrorMessage\":\"%s\"}", i ? "," : "",
-                             full ? "ServiceUnavailableException"
-                                  : "InternalFailure",
-                             full ? "Slow down."
-                                  : "The record could not be stored; retry "
-                                    "later.");
-        (void)buf_append(&c->resp, "]}", 2, &e);
-        return send_body(mc, c, 200, "application/x-amz-json-1.1",
-                         c->resp.p, c->resp.len, NULL);
+        if (full)
+            return batch_reply(mc, c, p->n, 0, 0, 0,
+                               "ServiceUnavailableException", "Slow down.");
+        return batch_reply(mc, c, p->n, 0, 0, 0, "InternalFailure",
+                           "The record could not be stored; retry later.");
     }
-    inc = stream_incarnation(st);
+    if (batch)
+        return batch_reply(mc, c, p->n, ok, stream_incarnation(st), first,
+                           "ServiceUnavailableException", "Slow down.");
     c->resp.len = 0;
-    if (!batch) {
-        record_id(id, inc, first);
-        (void)buf_printf(&c->resp, &e, "{\"RecordId\":\"%.32s\","
-                         "\"Encrypted\":false}", id);
-    } else {
-        static const char head[] = "{\"FailedPutCount\":0,\"Encrypted\":false,"
-                                   "\"RequestResponses\":[";
-        /* Each entry is 47 bytes; reserve once, then write without
-         * formatting calls. */
-        if (buf_reserve(&c->resp, sizeof(head) + p->n * 48 + 4, &e) != 0)
-            return send_error(mc, c, 500, "InternalFailure", e.msg);
-        (void)buf_append(&c->resp, head, sizeof(head) - 1, &e);
-        for (size_t i = 0; i < p->n; i++) {
-            unsigned char *w = c->resp.p + c->resp.len;
-            if (i)
-                *w++ = ',';
-            memcpy(w, "{\"RecordId\":\"", 13);
-            record_id((char *)w + 13, inc, first + i);
-            memcpy(w + 45, "\"}", 2);
-            c->resp.len = (size_t)(w + 47 - c->resp.p);
-        }
-        (void)buf_append(&c->resp, "]}", 2, &e);
-    }
+    record_id(id, stream_incarnation(st), first);
+    (void)buf_printf(&c->resp, &e, "{\"RecordId\":\"%.32s\","
+                     "\"Encrypted\":false}", id);
     return send_body(mc, c, 200, "application/x-amz-json-1.1", c->resp.p,
                      c->resp.len, NULL);
 }

@@ -821,6 +821,9 @@ static int op_describe(struct call *k)
         (v = json_object_get(cs->conf, "DirectPutSourceConfiguration")))
         json_object_set_new(desc, "Source", json_pack("{s:O}",
                             "DirectPutSourceDescription", v));
+    /* Ours, echoed as configured so that a client can read it back. */
+    if (desc != NULL && (v = json_object_get(cs->conf, "DirectPutQuotas")))
+        json_object_set(desc, "DirectPutQuotas", v);
     streams_unlock(ctl->set);
     return reply(k, desc ? json_pack("{s:o}", "DeliveryStreamDescription",
                                      desc) : NULL);

@@ -196,7 +196,8 @@ static const struct family families[] = {
       "Successful PutRecord and PutRecordBatch calls (IncomingPutRequests)",
       get_in_requests, 0 },
     { "firehose_throttled_records_total", "counter",
-      "Records refused because the spool is full (ThrottledRecords)",
+      "Records refused: spool full or over DirectPutQuotas "
+      "(ThrottledRecords)",
       get_throttled, 0 },
     { "records_total", "counter",
       "Records delivered (DeliveryTo*.Records)", get_out_records, 1 },

@@ -15,6 +15,7 @@
 #include "../transforms/xform.h"
 #include "errdoc.h"
 #include "log.h"
+#include "quota.h"
 #include "spool.h"
 #include "util.h"
 
@@ -85,6 +86,7 @@ struct stream {
     const struct cfg_service *svc;
     struct spool *spool;
     struct metrics_stream m;
+    struct quota quota;         /* DirectPutQuotas, taken by the API */
     char who[96];
     int64_t created_ms;
     atomic_int stop;
@@ -147,6 +149,7 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
     st->svc = svc;
     st->created_ms = util_now_ms();
     pthread_mutex_init(&st->sched, NULL);
+    quota_init(&st->quota, &cfg->quotas, util_mono_ms() * 1000);
     snprintf(st->who, sizeof(st->who), "stream:%s", cfg->name);
     if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", svc->state_dir,
                          cfg->name) >= sizeof(dir)) {
@@ -226,6 +229,11 @@ const struct cfg_stream *stream_cfg(const struct stream *st)
 struct metrics_stream *stream_metrics(struct stream *st)
 {
     return &st->m;
+}
+
+struct quota *stream_quota(struct stream *st)
+{
+    return &st->quota;
 }
 
 uint64_t stream_incarnation(const struct stream *st)
@@ -1054,5 +1062,6 @@ void stream_free(struct stream *st)
     free(st->workers);
     spool_close(st->spool);
     pthread_mutex_destroy(&st->sched);
+    quota_release(&st->quota);
     free(st);
 }

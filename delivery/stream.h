@@ -41,6 +41,9 @@ int stream_put(struct stream *st, const struct iovec *recs, size_t n,
 
 const struct cfg_stream *stream_cfg(const struct stream *st);
 struct metrics_stream *stream_metrics(struct stream *st);
+/* DirectPutQuotas (quota.h); producers call quota_take() before
+ * stream_put(). */
+struct quota *stream_quota(struct stream *st);
 uint64_t stream_incarnation(const struct stream *st);
 int64_t stream_created_ms(const struct stream *st);
 

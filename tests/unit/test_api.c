@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -331,6 +332,82 @@ static void test_throttle(void **state)
     free(body);
 }
 
+/* DirectPutQuotas through CreateDeliveryStream: a batch over the
+ * records bucket gets its prefix accepted and the rest failed with
+ * ServiceUnavailableException; PutRecord on an empty bucket is a 503;
+ * ThrottledRecords counts them; only the accepted records are spooled. */
+static void test_quota(void **state)
+{
+    struct fx *f = *state;
+    struct streams_item *it;
+    struct metrics_stream *m;
+    char body[512];
+    json_t *j, *rr, *d;
+    const char *status = "";
+
+    /* main() makes this directory; the fixture does not run it. */
+    snprintf(body, sizeof(body), "%s/state/streams", f->dir);
+    assert_int_equal(mkdir(body, 0755), 0);
+    snprintf(body, sizeof(body), "{\"DeliveryStreamName\":\"q\","
+             "\"DirectPutQuotas\":{\"RecordsPerSecond\":1,"
+             "\"RequestsPerSecond\":1000},"
+             "\"LocalDirectoryDestinationConfiguration\":{\"Path\":"
+             "\"%s/qout\",\"BufferingHints\":{\"SizeInMBs\":1,"
+             "\"IntervalInSeconds\":900}}}",
+             f->dir);
+    if (call(f, "Firehose_20150804.CreateDeliveryStream", body, &j) != 200)
+        fail_msg("create: %s", json_dumps(j, 0));
+    json_decref(j);
+    for (int i = 0; i < 100 && strcmp(status, "ACTIVE") != 0; i++) {
+        usleep(50000);
+        assert_int_equal(call(f, "Firehose_20150804.DescribeDeliveryStream",
+                              "{\"DeliveryStreamName\":\"q\"}", &j), 200);
+        d = json_object_get(j, "DeliveryStreamDescription");
+        status = strcmp(json_string_value(json_object_get(
+            d, "DeliveryStreamStatus")), "ACTIVE") == 0 ? "ACTIVE" : "";
+        if (*status)
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(
+                d, "DirectPutQuotas"), "RecordsPerSecond")), 1);
+        json_decref(j);
+    }
+    assert_string_equal(status, "ACTIVE");
+    assert_int_equal(call(f, BATCH, "{\"DeliveryStreamName\":\"q\","
+                          "\"Records\":[{\"Data\":\"YQ==\"},{\"Data\":"
+                          "\"Yg==\"},{\"Data\":\"Yw==\"},{\"Data\":"
+                          "\"ZA==\"}]}", &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "FailedPutCount")),
+                     3);
+    rr = json_object_get(j, "RequestResponses");
+    assert_int_equal(json_array_size(rr), 4);
+    assert_int_equal(strlen(json_string_value(json_object_get(
+        json_array_get(rr, 0), "RecordId"))), 32);
+    for (size_t i = 1; i < 4; i++) {
+        json_t *r = json_array_get(rr, i);
+        assert_null(json_object_get(r, "RecordId"));
+        assert_string_equal(json_string_value(json_object_get(
+            r, "ErrorCode")), "ServiceUnavailableException");
+        assert_string_equal(json_string_value(json_object_get(
+            r, "ErrorMessage")), "Slow down.");
+    }
+    json_decref(j);
+    /* The bucket refills 1 record per second; far less has passed. */
+    expect_error(f, PUT, "{\"DeliveryStreamName\":\"q\",\"Record\":"
+                 "{\"Data\":\"ZQ==\"}}", 503, "ServiceUnavailableException");
+    streams_rdlock(f->set);
+    it = streams_find(f->set, "q");
+    assert_non_null(it);
+    m = stream_metrics(it->st);
+    assert_int_equal(metrics_get(&m->throttled_records), 4);
+    assert_int_equal(metrics_get(&m->incoming_records), 1);
+    streams_unlock(f->set);
+    /* Unknown keys and zero rates name their JSON path. */
+    expect_error(f, "Firehose_20150804.CreateDeliveryStream",
+                 "{\"DeliveryStreamName\":\"q2\",\"DirectPutQuotas\":"
+                 "{\"RecordsPerSecond\":0},\"LocalDirectoryDestination"
+                 "Configuration\":{\"Path\":\"/tmp\"}}", 400,
+                 "ValidationException");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_list_describe),
         cmocka_unit_test(test_put_delivers),
         cmocka_unit_test(test_throttle),
+        cmocka_unit_test(test_quota),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests_name("api", tests, setup, teardown);

@@ -233,6 +233,15 @@ static void test_defaults(void **state)
     assert_string_equal(s->s3.file_extension, "");
     assert_string_equal(s->s3.custom_time_zone, "");
     assert_string_equal(s->version_id, "1");
+    assert_true(s->quotas.records_ps == 0 && s->quotas.requests_ps == 0 &&
+                s->quotas.bytes_ps == 0);
+    cfg_free(c);
+    c = load_ok(ONE(NAME ",'DirectPutQuotas':{'RecordsPerSecond':1000,"
+                    "'BytesPerSecond':1048576},"
+                    "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"));
+    s = &c->streams[0];
+    assert_true(s->quotas.records_ps == 1000 && s->quotas.requests_ps == 0 &&
+                s->quotas.bytes_ps == 1048576);
     cfg_free(c);
 }
 
@@ -448,6 +457,19 @@ static const struct bad_case out_of_range[] = {
     { S3(",'DynamicPartitioningConfiguration':{'Enabled':false,"
          "'RetryOptions':{'DurationInSeconds':7201}}"),
       "RetryOptions.DurationInSeconds: 7201 is above the maximum 7200" },
+    { ONE(NAME ",'DirectPutQuotas':{'RecordsPerSecond':0},"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DirectPutQuotas.RecordsPerSecond: 0 is below "
+      "the minimum 1" },
+    { ONE(NAME ",'DirectPutQuotas':{'BytesPerSecond':-5},"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DirectPutQuotas.BytesPerSecond" },
+    { ONE(NAME ",'DirectPutQuotas':{'RequestPerSecond':5},"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DirectPutQuotas.RequestPerSecond" },
+    { ONE(NAME ",'DirectPutQuotas':5,"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "DeliveryStreams[0].DirectPutQuotas: expected an object" },
 };
 
 static void test_out_of_range(void **state)
