@@ -666,6 +666,10 @@ static int stream_json(struct dash *d, const struct streams_item *it,
                  e) != 0 ||
         jkey_u64(b, "ErrorOutputObjects", metrics_get(&m->error_objects),
                  e) != 0 ||
+        jkey_u64(b, "SpoolCorruptRecords",
+                 metrics_get(&m->spool_corrupt_records), e) != 0 ||
+        jkey_u64(b, "SpoolCorruptBytes",
+                 metrics_get(&m->spool_corrupt_bytes), e) != 0 ||
         buf_printf(b, e, "},\"Buffer\":{\"SpoolBytes\":%" PRIu64,
                    ss.spool_bytes) != 0 ||
         jkey_u64(b, "BufferedRecords", ss.buffered_records, e) != 0 ||

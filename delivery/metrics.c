@@ -107,6 +107,8 @@ COUNTER_GET(get_retries, retries)
 COUNTER_GET(get_error_records, error_records)
 COUNTER_GET(get_backup_records, backup_records)
 COUNTER_GET(get_error_objects, error_objects)
+COUNTER_GET(get_corrupt_records, spool_corrupt_records)
+COUNTER_GET(get_corrupt_bytes, spool_corrupt_bytes)
 
 static int get_freshness(struct stream *st, double *v)
 {
@@ -199,6 +201,13 @@ static const struct family families[] = {
       "Records refused: spool full or over DirectPutQuotas "
       "(ThrottledRecords)",
       get_throttled, 0 },
+    { "firehose_spool_corrupt_records_total", "counter",
+      "Spooled records lost to damage found at start, moved to the "
+      "spool's corrupt/ directory (SpoolCorruptRecords)",
+      get_corrupt_records, 0 },
+    { "firehose_spool_corrupt_bytes_total", "counter",
+      "Damaged spool bytes moved to the spool's corrupt/ directory at "
+      "start (SpoolCorruptBytes)", get_corrupt_bytes, 0 },
     { "records_total", "counter",
       "Records delivered (DeliveryTo*.Records)", get_out_records, 1 },
     { "bytes_total", "counter",

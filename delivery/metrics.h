@@ -34,6 +34,9 @@ struct metrics_stream {
     atomic_uint_fast64_t error_records;        /* written to error output */
     atomic_uint_fast64_t error_objects;
     atomic_uint_fast64_t backup_records;       /* source-record backup */
+    /* Damage the spool's recovery moved to <spool>/corrupt/ at open. */
+    atomic_uint_fast64_t spool_corrupt_records;
+    atomic_uint_fast64_t spool_corrupt_bytes;
     atomic_int_fast64_t  spool_bytes;
     atomic_int_fast64_t  oldest_undelivered_ms; /* arrival; 0 = none */
     atomic_int_fast64_t  last_delivery_ms;      /* wall clock; 0 = never */

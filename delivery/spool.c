@@ -123,6 +123,8 @@ struct spool {
     struct buf jbuf;
     struct spool_seg *dead;     /* segments to unlink outside mu */
     size_t    ndead, deadcap;
+    /* Damage found by recovery (set in spool_open, read under mu). */
+    uint64_t  bad_ranges, bad_bytes, bad_records;
 };
 
 /* Journal lines are formatted through this; the attribute keeps -Wformat. */
@@ -763,6 +765,7 @@ struct recount {                /* what a pending batch really holds */
     struct spool_batch b;
     struct spool_pos   start;
     int                found_first;
+    int                lost_first;  /* its first record was moved aside */
 };
 
 struct scan {                   /* the state of one recovery pass */
@@ -813,7 +816,176 @@ static void scan_record(struct spool *sp, struct scan *sc, uint64_t seg,
         sc->oldest_unsealed = arrival;
 }
 
-/* Validate segment i record by record and cut it at the first bad one. */
+/* A whole record at 'off' of segment sg, checksum right, seq in
+ * [sg->first_seq, limit) and after 'prev' (0: none): 1 and *seq, 0 if not,
+ * -1 on a read error. */
+static int rec_at(struct spool *sp, const struct spool_seg *sg, uint64_t off,
+                  uint64_t prev, uint64_t limit, uint64_t *seq,
+                  struct err *e)
+{
+    const unsigned char *h;
+    uint32_t len;
+
+    if (sg->size - off < REC_HDR)
+        return 0;
+    h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR, sg->size, e);
+    if (h == NULL)
+        return -1;
+    len = get32(h + 4);
+    *seq = get64(h + 12);
+    if (get32(h) != REC_MAGIC || len > SPOOL_MAX_RECORD ||
+        sg->size - off - REC_HDR < len || *seq < sg->first_seq ||
+        *seq >= limit || (prev != 0 && *seq <= prev))
+        return 0;
+    h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR + len, sg->size,
+               e);
+    if (h == NULL)
+        return -1;
+    return rec_crc(h, data_crc(h + REC_HDR, len)) == get32(h + 8);
+}
+
+/* After damage at 'off': the first offset past it where a valid record
+ * starts (1, *at and *seq), 0 if none. Every record carries its magic, a
+ * CRC32C over header and data, and a seq that must follow the last good
+ * one, so a chance match inside damaged or record bytes is about 2^-64
+ * per position: resynchronising there is safe. */
+static int resync(struct spool *sp, const struct spool_seg *sg, uint64_t off,
+                  uint64_t prev, uint64_t limit, uint64_t *at,
+                  uint64_t *seq, struct err *e)
+{
+    for (uint64_t p = off + 1; p + REC_HDR <= sg->size; p++) {
+        const unsigned char *h = rd_get(&sp->rd, sg->fd, sg->first_seq, p, 4,
+                                        sg->size, e);
+        int r;
+
+        if (h == NULL)
+            return -1;
+        if (get32(h) != REC_MAGIC)
+            continue;
+        r = rec_at(sp, sg, p, prev, limit, seq, e);
+        if (r != 0) {
+            *at = p;
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Copy bytes [from, to) of segment sg to <dir>/corrupt/<segment>.<from>.bad
+ * (a new file, synced; never removed by us), its path into 'out'. */
+static int bad_save(struct spool *sp, const struct spool_seg *sg,
+                    uint64_t from, uint64_t to, char *out, struct err *e)
+{
+    unsigned char buf[65536];
+    char dir[PATH_LEN];
+    int fd = -1, saved;
+
+    dir_path(sp, "corrupt", dir);
+    if (util_mkdirs(dir, e) != 0)
+        return -1;
+    for (int k = 0; fd < 0 && k < 1000; k++) {
+        if (k == 0)
+            snprintf(out, PATH_LEN, "%.4010s/%016" PRIx64 ".seg.%" PRIu64
+                     ".bad",
+                     dir, sg->first_seq, from);
+        else
+            snprintf(out, PATH_LEN, "%.4010s/%016" PRIx64 ".seg.%" PRIu64
+                     ".%d.bad", dir, sg->first_seq, from, k);
+        fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0)
+        return err_sys(e, errno, "creating '%s' for corrupt spool data "
+                       "failed", out);
+    for (uint64_t off = from; off < to;) {
+        size_t n = to - off < sizeof(buf) ? (size_t)(to - off) : sizeof(buf);
+        size_t got;
+
+        if (full_pread(sg->fd, buf, n, off, &got) != 0 || got != n ||
+            full_pwrite(fd, buf, n, off - from) != 0)
+            goto fail;
+        off += n;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    close(fd);
+    return util_fsync_dir(dir, e);
+fail:
+    saved = errno ? errno : EIO;
+    close(fd);
+    return err_sys(e, saved, "writing '%s' failed (the corrupt bytes stay "
+                   "in the segment; free space and restart)", out);
+}
+
+/* Rewrite segment i without bytes [from, to): a copy beside it, synced,
+ * then renamed over it, so a crash leaves either the old or the new file
+ * (and recovery, finding the old, does all this again). */
+static int seg_excise(struct spool *sp, size_t i, uint64_t from, uint64_t to,
+                      struct err *e)
+{
+    struct spool_seg *sg = &sp->segs[i];
+    char path[PATH_LEN], tmp[PATH_LEN + 8];
+    unsigned char *buf = malloc(1u << 20);
+    uint64_t w = 0;
+    int fd, saved;
+
+    if (buf == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    seg_path(sp, sg->first_seq, path);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        free(buf);
+        return err_sys(e, errno, "creating '%s' failed", tmp);
+    }
+    for (uint64_t off = 0; off < sg->size;) {
+        uint64_t end = off < from ? from : sg->size;
+        size_t n = end - off < (1u << 20) ? (size_t)(end - off) : (1u << 20);
+        size_t got;
+
+        if (full_pread(sg->fd, buf, n, off, &got) != 0 || got != n ||
+            full_pwrite(fd, buf, n, w) != 0)
+            goto fail;
+        w += n;
+        off += n;
+        if (off == from)
+            off = to;
+    }
+    if (fdatasync(fd) != 0 || rename(tmp, path) != 0)
+        goto fail;
+    free(buf);
+    close(sg->fd);
+    sg->fd = fd;
+    sg->size = w;
+    sp->rd.fd = -1;
+    return util_fsync_dir(sp->dir, e);
+fail:
+    saved = errno ? errno : EIO;
+    free(buf);
+    close(fd);
+    (void)unlink(tmp);
+    return err_sys(e, saved, "rewriting segment '%s' without its corrupt "
+                   "bytes failed", path);
+}
+
+/* Pending batches whose first record is in the seq range [lo, hi) lost it
+ * to damage: keep them (shrunk to what survives) rather than take them
+ * for committed. */
+static void mark_lost(struct spool *sp, struct scan *sc, uint64_t lo,
+                      uint64_t hi)
+{
+    for (size_t k = 0; k < sp->npend; k++)
+        if (sp->pend[k].b.first_seq >= lo && sp->pend[k].b.first_seq < hi)
+            sc->rc[k].lost_first = 1;
+}
+
+/* Validate segment i record by record. Damage (a bad record with more
+ * after it, or any bad record in an older segment) is copied aside to
+ * <dir>/corrupt/ and taken out of the segment; the scan then goes on at
+ * the next valid record, so good records after a damaged one are still
+ * delivered. A torn end of the newest segment (a crash in mid-append, the
+ * record never acknowledged) is cut as before. */
 static int seg_scan(struct spool *sp, size_t i, struct scan *sc,
                     struct err *e)
 {
@@ -823,65 +995,106 @@ static int seg_scan(struct spool *sp, size_t i, struct scan *sc,
     uint64_t off = SEG_HDR, seq = 0;
     const unsigned char *h;
     const char *why = NULL;
-    char path[PATH_LEN];
+    char path[PATH_LEN], bad[PATH_LEN];
     uint32_t len = 0;
-    int crc_bad = 0;
 
     seg_path(sp, sg->first_seq, path);
-    while (off < sg->size) {
-        why = "torn record header";
-        if (sg->size - off < REC_HDR)
-            break;
-        h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR, sg->size,
-                   e);
-        if (h == NULL)
-            return -1;
-        len = get32(h + 4);
-        seq = get64(h + 12);
-        why = "bad record magic";
-        if (get32(h) != REC_MAGIC)
-            break;
-        why = "bad record length";
-        if (len > SPOOL_MAX_RECORD)
-            break;
-        why = "torn record";
-        if (sg->size - off - REC_HDR < len)
-            break;
-        why = "record out of sequence";
-        if (seq < sg->first_seq || seq >= limit ||
-            (sc->prev_seq != 0 && seq <= sc->prev_seq))
-            break;
-        h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR + len,
-                   sg->size, e);
-        if (h == NULL)
-            return -1;
-        why = "checksum mismatch";
-        crc_bad = rec_crc(h, data_crc(h + REC_HDR, len)) != get32(h + 8);
-        if (crc_bad)
-            break;
+    for (;;) {
+        uint64_t at = 0, next = 0, expect;
+        int r;
+
         why = NULL;
-        scan_record(sp, sc, sg->first_seq, off, seq, len,
-                    (int64_t)get64(h + 20));
-        sc->prev_seq = seq;
-        off += REC_HDR + len;
-    }
-    if (why == NULL)
-        return 0;
-    /* A torn write only ever leaves the end of the newest segment bad; a
-     * complete record with a wrong checksum and more after it is damage. */
-    if (i + 1 < sp->nsegs || (crc_bad && off + REC_HDR + len < sg->size))
+        while (off < sg->size) {
+            why = "torn record header";
+            if (sg->size - off < REC_HDR)
+                break;
+            h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR,
+                       sg->size, e);
+            if (h == NULL)
+                return -1;
+            len = get32(h + 4);
+            seq = get64(h + 12);
+            why = "bad record magic";
+            if (get32(h) != REC_MAGIC)
+                break;
+            why = "bad record length";
+            if (len > SPOOL_MAX_RECORD)
+                break;
+            why = "torn record";
+            if (sg->size - off - REC_HDR < len)
+                break;
+            why = "record out of sequence";
+            if (seq < sg->first_seq || seq >= limit ||
+                (sc->prev_seq != 0 && seq <= sc->prev_seq))
+                break;
+            h = rd_get(&sp->rd, sg->fd, sg->first_seq, off, REC_HDR + len,
+                       sg->size, e);
+            if (h == NULL)
+                return -1;
+            why = "checksum mismatch";
+            if (rec_crc(h, data_crc(h + REC_HDR, len)) != get32(h + 8))
+                break;
+            why = NULL;
+            scan_record(sp, sc, sg->first_seq, off, seq, len,
+                        (int64_t)get64(h + 20));
+            sc->prev_seq = seq;
+            off += REC_HDR + len;
+        }
+        if (why == NULL)
+            return 0;
+        /* Seqs are consecutive: the first seq the damage may hold. */
+        expect = off == SEG_HDR || sc->prev_seq < sg->first_seq
+                 ? sg->first_seq : sc->prev_seq + 1;
+        r = resync(sp, sg, off, sc->prev_seq, limit, &at, &next, e);
+        if (r < 0)
+            return -1;
+        if (r == 0 && i + 1 == sp->nsegs &&
+            (strcmp(why, "torn record header") == 0 ||
+             strcmp(why, "torn record") == 0)) {
+            log_msg(LOG_WARN, sp->who, "'%s': %s at offset %" PRIu64
+                    "; cut %" PRIu64 " bytes of torn tail (a crash in "
+                    "mid-append, never acknowledged)", path, why, off,
+                    sg->size - off);
+            sp->rd.fd = -1;
+            if (ftruncate(sg->fd, (off_t)off) != 0 ||
+                fdatasync(sg->fd) != 0)
+                return err_sys(e, errno, "cutting '%s' failed", path);
+            sg->size = off;
+            return 0;
+        }
+        if (bad_save(sp, sg, off, r ? at : sg->size, bad, e) != 0)
+            return -1;
+        sp->bad_ranges++;
+        sp->bad_bytes += (r ? at : sg->size) - off;
+        if (r) {
+            /* The seqs between the last good record and the next one are
+             * exactly the records lost. */
+            sp->bad_records += next - expect;
+            mark_lost(sp, sc, expect, next);
+            log_msg(LOG_ERROR, sp->who, "'%s': corrupt data (%s) at offset "
+                    "%" PRIu64 ": %" PRIu64 " bytes holding %" PRIu64
+                    " records moved to '%s'; resumed at the next valid "
+                    "record (seq %" PRIu64 ")", path, why, off, at - off,
+                    next - expect, bad, next);
+            if (seg_excise(sp, i, off, at, e) != 0)
+                return -1;
+            continue;
+        }
+        /* Damage up to the end: an older segment's records run up to the
+         * next segment's first seq; the newest's count is unknown. */
+        sp->bad_records += limit != UINT64_MAX ? limit - expect : 1;
+        mark_lost(sp, sc, expect, limit);
         log_msg(LOG_ERROR, sp->who, "'%s': corrupt data (%s) at offset %"
-                PRIu64 "; cut %" PRIu64 " bytes, the records in them are "
-                "lost", path, why, off, sg->size - off);
-    else
-        log_msg(LOG_WARN, sp->who, "'%s': %s at offset %" PRIu64 "; cut %"
-                PRIu64 " bytes of torn tail", path, why, off,
-                sg->size - off);
-    sp->rd.fd = -1;
-    if (ftruncate(sg->fd, (off_t)off) != 0 || fdatasync(sg->fd) != 0)
-        return err_sys(e, errno, "cutting '%s' failed", path);
-    sg->size = off;
-    return 0;
+                PRIu64 ": the last %" PRIu64 " bytes (%s%" PRIu64
+                " records) moved to '%s' and cut", path, why, off,
+                sg->size - off, limit != UINT64_MAX ? "" : "at least ",
+                limit != UINT64_MAX ? limit - expect : 1, bad);
+        sp->rd.fd = -1;
+        if (ftruncate(sg->fd, (off_t)off) != 0 || fdatasync(sg->fd) != 0)
+            return err_sys(e, errno, "cutting '%s' failed", path);
+        sg->size = off;
+        return 0;
+    }
 }
 
 /* Open segment i and check its header. A file too short for one (a crash
@@ -946,7 +1159,7 @@ static int pend_fix(struct spool *sp, struct recount *rc, struct err *e)
         struct spool_pend *p = &sp->pend[i];
         struct recount *r = &rc[i];
 
-        if (!r->found_first) {
+        if (!r->found_first && (r->b.count == 0 || !r->lost_first)) {
             /* Segments go only after every batch in them is committed,
              * so a batch whose start is gone was delivered. */
             log_msg(LOG_WARN, sp->who, "batch %" PRIu64 ": its records "
@@ -1333,6 +1546,9 @@ void spool_stats(struct spool *sp, struct spool_stats *st)
     st->oldest_unsealed_ms = st->unsealed_records ? sp->oldest_unsealed_ms
                                                   : 0;
     st->pending_batches = sp->npend;
+    st->corrupt_ranges = sp->bad_ranges;
+    st->corrupt_bytes = sp->bad_bytes;
+    st->corrupt_records = sp->bad_records;
     st->oldest_uncommitted_ms = sp->npend ? sp->oldest_pending_ms : 0;
     if (st->unsealed_records &&
         (sp->npend == 0 || st->oldest_unsealed_ms < sp->oldest_pending_ms))

@@ -38,9 +38,12 @@ struct spool_opts {
     uint64_t segment_bytes;     /* roll over to a new segment; 0 = 64 MiB */
 };
 
-/* Open or recover. Recovery validates every record, truncates a torn or
- * corrupt tail (logged with the byte count), and restores sealed but
- * uncommitted batches. */
+/* Open or recover. Recovery validates every record, cuts a torn tail of
+ * the newest segment (logged), and restores sealed but uncommitted
+ * batches. Damaged bytes anywhere else are copied to
+ * <dir>/corrupt/<segment>.<offset>.bad (never removed by us), logged with
+ * the counts and the path, counted in spool_stats(), and taken out of the
+ * segment; the valid records after them are kept. */
 int spool_open(const struct spool_opts *o, struct spool **out, struct err *e);
 /* Closes files; data stays. NULL is a no-op. Appenders must be gone. */
 void spool_close(struct spool *sp);
@@ -73,6 +76,12 @@ struct spool_stats {
     int64_t  oldest_unsealed_ms;    /* arrival of the oldest; 0 = none */
     int64_t  oldest_uncommitted_ms; /* arrival of the oldest; 0 = none */
     uint64_t pending_batches;       /* sealed, not committed */
+    /* Damage that recovery moved aside at open: ranges, their bytes, and
+     * the records lost (by the gap in seqs; 1 for the unknown count at
+     * the end of the newest segment). */
+    uint64_t corrupt_ranges;
+    uint64_t corrupt_bytes;
+    uint64_t corrupt_records;
 };
 void spool_stats(struct spool *sp, struct spool_stats *st);
 /* How many group fdatasync rounds ran since open (for tests and metrics). */

@@ -164,6 +164,13 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
     so.max_bytes = svc->max_spool_bytes;
     if (spool_open(&so, &st->spool, e) != 0)
         goto fail;
+    {
+        struct spool_stats ss;
+
+        spool_stats(st->spool, &ss);
+        metrics_add(&st->m.spool_corrupt_records, ss.corrupt_records);
+        metrics_add(&st->m.spool_corrupt_bytes, ss.corrupt_bytes);
+    }
     st->n_workers = svc->delivery_workers > 0 ? (size_t)svc->delivery_workers
                                               : 1;
     st->workers = calloc(st->n_workers, sizeof(*st->workers));

@@ -24,9 +24,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char fuzz_dir[64];
 
-static void clear_dir(void)
+static void clear_files(const char *dir)
 {
-    DIR *d = opendir(fuzz_dir);
+    DIR *d = opendir(dir);
     struct dirent *de;
     char path[400];
 
@@ -35,10 +35,21 @@ static void clear_dir(void)
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof(path), "%s/%s", fuzz_dir, de->d_name);
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         unlink(path);
     }
     closedir(d);
+}
+
+/* The image's files, and what recovery moved to corrupt/. */
+static void clear_dir(void)
+{
+    char sub[128];
+
+    snprintf(sub, sizeof(sub), "%s/corrupt", fuzz_dir);
+    clear_files(sub);
+    rmdir(sub);
+    clear_files(fuzz_dir);
 }
 
 static void remove_dir(void)

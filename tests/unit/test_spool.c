@@ -373,14 +373,56 @@ static void test_torn_tail(void **state)
     rec_is(&f->d.recs[4], "t-5");
 }
 
+/* XOR one byte of a file. */
+static void flip(const char *path, off_t off)
+{
+    unsigned char c;
+    int fd = open(path, O_RDWR);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &c, 1, off), 1);
+    c ^= 0x20;
+    assert_int_equal(pwrite(fd, &c, 1, off), 1);
+    close(fd);
+}
+
+/* The files under <dir>/corrupt: how many, and the size of the one
+ * named 'name' (-1 if absent). */
+static int corrupt_files(struct fx *f, const char *name, off_t *size)
+{
+    char dir[128], path[512];
+    struct dirent *de;
+    DIR *d;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/corrupt", f->dir);
+    *size = -1;
+    d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        n++;
+        if (name != NULL && strcmp(de->d_name, name) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, name);
+            *size = file_size(path);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* A flipped data byte in the middle of a segment: that record goes to
+ * corrupt/, the ones after it are still there, and it is reported. */
 static void test_corrupt_record(void **state)
 {
     struct fx *f = *state;
     struct spool_batch b;
+    struct spool_stats st;
     char path[256], log[4096];
     struct err e = { 0, "" };
-    unsigned char c;
-    int fd;
+    off_t bad;
 
     fx_open(f);
     for (int i = 0; i < 5; i++)
@@ -389,22 +431,178 @@ static void test_corrupt_record(void **state)
     f->sp = NULL;
     seg_file(f, 1, path, sizeof(path));
     /* One data byte of the second record flips. */
-    fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, &c, 1, 32 + 128 + 28 + 10), 1);
-    c ^= 0x20;
-    assert_int_equal(pwrite(fd, &c, 1, 32 + 128 + 28 + 10), 1);
-    close(fd);
+    flip(path, 32 + 128 + 28 + 10);
     assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
     assert_non_null(strstr(log, "ERROR"));
     assert_non_null(strstr(log, "checksum"));
-    assert_int_equal(file_size(path), 32 + 128);
+    assert_non_null(strstr(log, "128 bytes holding 1 records moved to '"));
+    assert_non_null(strstr(log, "/corrupt/0000000000000001.seg.160.bad'"));
+    assert_int_equal(corrupt_files(f, "0000000000000001.seg.160.bad", &bad),
+                     1);
+    assert_int_equal(bad, 128);
+    assert_int_equal(file_size(path), 32 + 4 * 128);
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_ranges, 1);
+    assert_int_equal(st.corrupt_bytes, 128);
+    assert_int_equal(st.corrupt_records, 1);
     assert_int_equal(seal(f, 1 << 20, &b), 1);
-    assert_int_equal(b.count, 1);
+    assert_int_equal(b.count, 4);
     read_ok(f, &b);
     rec_is(&f->d.recs[0], "c-0");
+    rec_is(&f->d.recs[1], "c-2");
+    rec_is(&f->d.recs[3], "c-4");
+    assert_int_equal(f->d.recs[1].seq, 3);
+    commit_ok(f, &b);
     /* Seqs that were handed out are never reused. */
-    assert_int_equal(put(f, "c", 9, 10), 2);
+    assert_int_equal(put(f, "c", 9, 10), 6);
+    /* A clean reopen finds nothing more, and the file stays. */
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_null(strstr(log, "corrupt"));
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_ranges, 0);
+    assert_int_equal(corrupt_files(f, NULL, &bad), 1);
+}
+
+/* Garbage over three records' headers: one range, three records by the
+ * seq gap; a record length gone wild is damage too, not a torn tail. */
+static void test_corrupt_headers_resync(void **state)
+{
+    struct fx *f = *state;
+    struct spool_batch b;
+    struct spool_stats st;
+    char path[256], log[4096];
+    struct err e = { 0, "" };
+    unsigned char junk[300];
+    int fd;
+
+    fx_open(f);
+    for (int i = 0; i < 8; i++)
+        put(f, "h", i, 100);
+    spool_close(f->sp);
+    f->sp = NULL;
+    seg_file(f, 1, path, sizeof(path));
+    memset(junk, 0xff, sizeof(junk));
+    fd = open(path, O_RDWR);
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), 32 + 2 * 128 + 2), 300);
+    close(fd);
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "bad record"));
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_ranges, 1);
+    assert_int_equal(st.corrupt_records, 3);
+    assert_int_equal(st.corrupt_bytes, 3 * 128);
+    assert_int_equal(seal(f, 1 << 20, &b), 1);
+    assert_int_equal(b.count, 5);
+    read_ok(f, &b);
+    rec_is(&f->d.recs[1], "h-1");
+    rec_is(&f->d.recs[2], "h-5");
+}
+
+/* A complete last record with a bad checksum is damage (moved aside),
+ * not a torn tail; a short tail is torn (cut, nothing moved aside). */
+static void test_corrupt_tail_vs_torn(void **state)
+{
+    struct fx *f = *state;
+    struct spool_stats st;
+    char path[256], log[4096];
+    struct err e = { 0, "" };
+    off_t bad;
+
+    fx_open(f);
+    for (int i = 0; i < 3; i++)
+        put(f, "t", i, 100);
+    spool_close(f->sp);
+    f->sp = NULL;
+    seg_file(f, 1, path, sizeof(path));
+    flip(path, 32 + 2 * 128 + 50);
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "at least 1 records) moved to"));
+    assert_int_equal(corrupt_files(f, "0000000000000001.seg.288.bad", &bad),
+                     1);
+    assert_int_equal(bad, 128);
+    assert_int_equal(file_size(path), 32 + 2 * 128);
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_records, 1);
+    put(f, "t", 3, 100);
+    spool_close(f->sp);
+    f->sp = NULL;
+    assert_int_equal(truncate(path, 32 + 3 * 128 - 7), 0);
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "torn tail"));
+    assert_int_equal(corrupt_files(f, NULL, &bad), 1);
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_ranges, 0);
+}
+
+/* Damage in an older segment: the rest of it is resynchronised, and a
+ * sealed batch whose first record was lost keeps its surviving records
+ * (it is not taken for committed). */
+static void test_corrupt_older_segment_batch(void **state)
+{
+    struct fx *f = *state;
+    struct spool_batch b, r;
+    struct spool_stats st;
+    char path[256], log[4096];
+    struct err e = { 0, "" };
+
+    f->o.segment_bytes = 600;   /* 4 records of 128 per segment */
+    fx_open(f);
+    for (int i = 0; i < 10; i++)
+        put(f, "o", i, 100);
+    assert_int_equal(seal(f, 3 * 100, &b), 1);     /* seqs 1-3 */
+    assert_int_equal(seal(f, 3 * 100, &b), 1);     /* seqs 4-6 */
+    assert_int_equal(b.first_seq, 4);
+    spool_close(f->sp);
+    f->sp = NULL;
+    assert_true(count_segs(f) >= 3);
+    seg_file(f, 1, path, sizeof(path));
+    flip(path, 32 + 3 * 128 + 40);                  /* seq 4 */
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_non_null(strstr(log, "moved to"));
+    assert_non_null(strstr(log, "shrunk"));
+    spool_stats(f->sp, &st);
+    assert_int_equal(st.corrupt_records, 1);
+    assert_int_equal(seal(f, 1 << 20, &r), 1);     /* batch 1 again */
+    assert_int_equal(r.count, 3);
+    commit_ok(f, &r);
+    assert_int_equal(seal(f, 1 << 20, &r), 1);
+    assert_int_equal(r.id, b.id);
+    assert_int_equal(r.first_seq, 5);
+    assert_int_equal(r.count, 2);
+    read_ok(f, &r);
+    rec_is(&f->d.recs[0], "o-4");
+    commit_ok(f, &r);
+    assert_int_equal(seal(f, 1 << 20, &r), 1);     /* 7-10 unsealed */
+    assert_int_equal(r.first_seq, 7);
+    assert_int_equal(r.count, 4);
+}
+
+/* Where the damage cannot be saved (corrupt/ is a file), the open fails
+ * and says so, and the segment is left as it was. */
+static void test_corrupt_cannot_save(void **state)
+{
+    struct fx *f = *state;
+    char path[256], cpath[256], log[4096];
+    struct err e = { 0, "" };
+    int fd;
+
+    fx_open(f);
+    for (int i = 0; i < 3; i++)
+        put(f, "x", i, 100);
+    spool_close(f->sp);
+    f->sp = NULL;
+    seg_file(f, 1, path, sizeof(path));
+    flip(path, 32 + 128 + 40);
+    snprintf(cpath, sizeof(cpath), "%s/corrupt", f->dir);
+    fd = open(cpath, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), -1);
+    assert_non_null(strstr(e.msg, "corrupt"));
+    assert_int_equal(file_size(path), 32 + 3 * 128);
+    assert_int_equal(unlink(cpath), 0);
+    assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
+    assert_int_equal(file_size(path), 32 + 2 * 128);
 }
 
 static void test_read_detects_corruption(void **state)
@@ -788,6 +986,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_headers_resync, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_tail_vs_torn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_older_segment_batch,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_cannot_save, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_read_detects_corruption, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_sealed_batch_shrinks,
