@@ -61,11 +61,16 @@ UNIT_BIN = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 AGENT_OBJ = $(AGENT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test unit integration bench bench-suite deps deps-test clean valgrind \
-        fuzz
+        fuzz san-integration
 
 all: firehosed firehosed-agent
 
 firehosed: $(CORE_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The same binary inside $(BUILD) (build-san/firehosed with SANITIZE), for
+# running the integration tests on a sanitized build.
+$(BUILD)/firehosed: $(CORE_OBJ) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 firehosed-agent: $(AGENT_OBJ)
@@ -186,6 +191,21 @@ unit: $(UNIT_BIN)
 integration: firehosed firehosed-agent
 	@bash tests/integration/run.sh
 
+# A few integration tests on the ASan/UBSan binary:
+#   make SANITIZE=address,undefined san-integration [SAN_TESTS="t_local"]
+# Every sanitizer report (any process, leaks at exit included) lands in
+# $(BUILD)/san-logs/ and fails the run.
+SAN_TESTS ?= t_local t_crash t_quota
+san-integration: $(BUILD)/firehosed
+	@rm -rf $(BUILD)/san-logs && mkdir -p $(BUILD)/san-logs
+	@ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)/san-logs/asan \
+	 UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)/san-logs/ubsan:print_stacktrace=1 \
+	 FIREHOSED=$(CURDIR)/$(BUILD)/firehosed ONLY="$(SAN_TESTS)" \
+	 bash tests/integration/run.sh
+	@if [ -n "$$(ls $(BUILD)/san-logs)" ]; then \
+	  echo "sanitizer reports in $(BUILD)/san-logs:"; \
+	  head -n 30 $(BUILD)/san-logs/*; exit 1; fi
+
 # Unit tests run twice: plain and under ASan/UBSan (cheap, and it catches
 # what the plain build hides).
 test: deps-test
@@ -193,6 +213,7 @@ test: deps-test
 	$(MAKE) SANITIZE=address,undefined unit
 	$(MAKE) fuzz FUZZ_SECONDS=3
 	$(MAKE) integration
+	$(MAKE) SANITIZE=address,undefined san-integration
 
 valgrind: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do \
