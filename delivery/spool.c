@@ -738,6 +738,15 @@ static int segs_list(struct spool *sp, int *other, struct err *e)
 
         if (strcmp(s, "batches.log") == 0)
             *other = 1;
+        if (n == 24 && strcmp(s + 16, ".seg.tmp") == 0) {
+            /* A rewrite without damage (seg_excise) cut short by a crash:
+             * the segment itself is intact and is scanned again. */
+            char path[PATH_LEN];
+
+            dir_path(sp, s, path);
+            (void)unlink(path);
+            continue;
+        }
         if (n != 20 || strcmp(s + 16, ".seg") != 0)
             continue;
         for (i = 0; i < 16 && strchr("0123456789abcdef", s[i]); i++)
@@ -848,7 +857,10 @@ static int rec_at(struct spool *sp, const struct spool_seg *sg, uint64_t off,
  * starts (1, *at and *seq), 0 if none. Every record carries its magic, a
  * CRC32C over header and data, and a seq that must follow the last good
  * one, so a chance match inside damaged or record bytes is about 2^-64
- * per position: resynchronising there is safe. */
+ * per position: resynchronising there is safe. (A producer could embed a
+ * well-formed frame with a future seq in its data; after damage in front
+ * of it, that frame would come back as one record of its own: the
+ * producer's bytes either way, never another producer's.) */
 static int resync(struct spool *sp, const struct spool_seg *sg, uint64_t off,
                   uint64_t prev, uint64_t limit, uint64_t *at,
                   uint64_t *seq, struct err *e)
