@@ -473,10 +473,6 @@ static int process(struct worker *w, struct err *e)
             w->xin[i].arrival_ms = r->arrival_ms;
             w->xin[i].kinesis = NULL;
         }
-        /* The arena holds this batch's output only: xform_run appends
-         * from its length on, so without the reset it grows by every
-         * batch ever processed (GBs within a minute under load). */
-        w->arena.len = 0;
         if (xform_run(w->xf, w->xin, n, w->xout, &w->arena, e) != 0)
             return -1;
         us = (uint64_t)(util_mono_us() - t0);
