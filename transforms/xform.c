@@ -536,7 +536,7 @@ static void arena_fit(struct buf *arena, size_t need)
 int xform_run(struct xform *x, const struct xform_in *in, size_t n,
               struct xform_out *out, struct buf *arena, struct err *e)
 {
-    size_t start = 0, total = 0, cap, mlen;
+    size_t total = 0, cap, mlen;
     const char *code = "Lua.RuntimeError";
     char msg[XFORM_VM_MAX_MSG];
     struct err le;
@@ -550,7 +550,7 @@ int xform_run(struct xform *x, const struct xform_in *in, size_t n,
     cap = total > XF_MIN_OUTPUT / 4 ? total * 4 : XF_MIN_OUTPUT;
     for (attempt = 1; ; attempt++) {
         enum xform_vm_status rs;
-        arena->len = start;
+        arena->len = 0;
         if (x->vm == NULL &&
             (x->vm = vm_build(x, x->src, x->src_len, &le)) == NULL) {
             code = "Lua.RuntimeError";
@@ -581,13 +581,13 @@ int xform_run(struct xform *x, const struct xform_in *in, size_t n,
         if (attempt > x->lim.retries)
             break;
     }
-    arena->len = start;
+    arena->len = 0;
     mlen = strlen(msg);
     if (buf_append(arena, msg, mlen, e) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         out[i] = (struct xform_out){
-            .result = XFORM_FAILED, .error_code = code, .msg_off = start,
+            .result = XFORM_FAILED, .error_code = code, .msg_off = 0,
             .msg_len = mlen, .attempts = attempt,
         };
     log_msg(LOG_WARN, x->who, "batch of %zu records failed after %d "
