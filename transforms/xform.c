@@ -36,6 +36,7 @@
 #define XF_MAX_NAME         128
 #define XF_MIN_OUTPUT       ((size_t)64 << 20)
 #define XF_POLL_MS          2000
+#define XF_ARENA_KEEP       ((size_t)1 << 20)   /* arena never shrinks below */
 
 static const char *const cjson_paths[] = {
     "/usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so",
@@ -512,10 +513,30 @@ static void xform_refresh(struct xform *x)
     note_good(x->h, x->s, g, src, len);
 }
 
+/* Empty the arena for a batch that needs about 'need' bytes of it. When
+ * it holds more than 4 times that (and over XF_ARENA_KEEP), shrink it to
+ * 'need': doubling regrows it in a few steps if the next batch is large
+ * again, while a worker that once saw a huge batch does not keep that
+ * memory for ever. */
+static void arena_fit(struct buf *arena, size_t need)
+{
+    unsigned char *p;
+
+    arena->len = 0;
+    if (need < XF_ARENA_KEEP)
+        need = XF_ARENA_KEEP;
+    if (arena->cap / 4 <= need)
+        return;
+    if ((p = realloc(arena->p, need)) == NULL)
+        return;                     /* keep the larger one */
+    arena->p = p;
+    arena->cap = need;
+}
+
 int xform_run(struct xform *x, const struct xform_in *in, size_t n,
               struct xform_out *out, struct buf *arena, struct err *e)
 {
-    size_t start = arena->len, total = 0, cap, mlen;
+    size_t total = 0, cap, mlen;
     const char *code = "Lua.RuntimeError";
     char msg[XFORM_VM_MAX_MSG];
     struct err le;
@@ -524,11 +545,12 @@ int xform_run(struct xform *x, const struct xform_in *in, size_t n,
     xform_refresh(x);
     for (size_t i = 0; i < n; i++)
         total += in[i].len;
+    arena_fit(arena, total + 16 * n);
     /* Output may grow a batch 4-fold (64 MiB at least), not without end. */
     cap = total > XF_MIN_OUTPUT / 4 ? total * 4 : XF_MIN_OUTPUT;
     for (attempt = 1; ; attempt++) {
         enum xform_vm_status rs;
-        arena->len = start;
+        arena->len = 0;
         if (x->vm == NULL &&
             (x->vm = vm_build(x, x->src, x->src_len, &le)) == NULL) {
             code = "Lua.RuntimeError";
@@ -559,13 +581,13 @@ int xform_run(struct xform *x, const struct xform_in *in, size_t n,
         if (attempt > x->lim.retries)
             break;
     }
-    arena->len = start;
+    arena->len = 0;
     mlen = strlen(msg);
     if (buf_append(arena, msg, mlen, e) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         out[i] = (struct xform_out){
-            .result = XFORM_FAILED, .error_code = code, .msg_off = start,
+            .result = XFORM_FAILED, .error_code = code, .msg_off = 0,
             .msg_len = mlen, .attempts = attempt,
         };
     log_msg(LOG_WARN, x->who, "batch of %zu records failed after %d "

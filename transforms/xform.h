@@ -77,9 +77,8 @@ struct xform_in {
 enum xform_result { XFORM_OK, XFORM_DROPPED, XFORM_FAILED };
 
 /* Per record. data/keys/msg live in the 'arena' buffer passed to
- * xform_run(), from its length at the call on: valid until the next
- * xform_run() with that arena. Use the offsets (arena may move while it
- * grows); xform_ptr() resolves them. */
+ * xform_run(): valid until the next xform_run() with that arena. Use the
+ * offsets (arena may move while it grows); xform_ptr() resolves them. */
 struct xform_out {
     enum xform_result result;
     size_t data_off, data_len;      /* Ok: the new data (unchanged data is
@@ -97,7 +96,12 @@ struct xform_out {
 /* Run the script over n records (one call of transform() per record),
  * retrying the whole batch on runtime errors and timeouts. Always fills
  * out[0..n) (failures are results, not errors); returns -1 only when out
- * of memory for the arena. */
+ * of memory for the arena.
+ *
+ * The arena is the call's own: its earlier contents are dropped (len
+ * starts at 0), and capacity far above what this batch needs (left by a
+ * batch that was much larger, or that a script expanded) is given back,
+ * so a worker's arena follows its current batch, not the largest ever. */
 int xform_run(struct xform *x, const struct xform_in *in, size_t n,
               struct xform_out *out, struct buf *arena, struct err *e);
 

@@ -636,6 +636,68 @@ static void test_failed_json(void **state)
     fx_close(&f);
 }
 
+/* The state's allocator recycles small blocks: objects that grow through
+ * the size classes and past them (tables, strings, a growing buffer) come
+ * out intact, batch after batch (run under ASan by make SANITIZE=...). */
+static void test_allocator_classes(void **state)
+{
+    struct fx f;
+    const char *d[] = { "300", "17", "1" };
+
+    (void)state;
+    fx_open(&f, "alloc.lua",
+        "function transform(r)\n"
+        "  local n, t, h = tonumber(r.data), {}, {}\n"
+        "  for i = 1, n do\n"
+        "    t[i] = string.rep(string.char(97 + i % 26), i)\n"
+        "    h['k' .. i] = i\n"
+        "  end\n"
+        "  local s, sum = table.concat(t), 0\n"
+        "  for _, v in pairs(h) do sum = sum + v end\n"
+        "  return 'Ok', #s .. ' ' .. sum .. ' ' .. s:sub(-3)\n"
+        "end\n", NULL);
+    for (int round = 0; round < 3; round++) {
+        fx_run(&f, d, 3);
+        assert_data(&f, 0, "45150 45150 ooo");
+        assert_data(&f, 1, "153 153 rrr");
+        assert_data(&f, 2, "1 1 b");
+    }
+    fx_close(&f);
+}
+
+/* The arena is xform_run's own: each call starts it empty (a caller that
+ * forgets to reset it must not grow it by every batch), and capacity far
+ * above the current batch's needs is given back. */
+static void test_arena_reuse(void **state)
+{
+    struct fx f;
+    const char *big[] = { "big", "big" };
+    struct xform_in in = { .id = "id", .data = (const unsigned char *)"a",
+                           .len = 1, .arrival_ms = 1 };
+
+    (void)state;
+    fx_open(&f, "arena.lua",
+        "function transform(r)\n"
+        "  if r.data == 'big' then return 'Ok', string.rep('x', 3000000) end\n"
+        "  return 'Ok', r.data .. '!'\n"
+        "end\n", NULL);
+    fx_run(&f, big, 2);
+    assert_int_equal(f.arena.len, 6000000);
+    assert_true(f.arena.cap >= 6000000);
+    for (int i = 0; i < 5; i++) {      /* no reset between calls */
+        assert_int_equal(xform_run(f.x, &in, 1, f.out, &f.arena, &f.e), 0);
+        assert_int_equal(f.arena.len, 2);
+        assert_true(f.arena.cap <= (size_t)1 << 20);
+        assert_data(&f, 0, "a!");
+    }
+    /* Leftover bytes from the caller are dropped, not appended to. */
+    memset(f.arena.p, '#', 2);
+    assert_int_equal(xform_run(f.x, &in, 1, f.out, &f.arena, &f.e), 0);
+    assert_int_equal(f.out[0].data_off, 0);
+    assert_data(&f, 0, "a!");
+    fx_close(&f);
+}
+
 static void test_output_cap_and_print(void **state)
 {
     struct fx f;
@@ -781,6 +843,8 @@ int main(void)
         cmocka_unit_test(test_hot_reload),
         cmocka_unit_test(test_failed_json),
         cmocka_unit_test(test_output_cap_and_print),
+        cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_allocator_classes),
         cmocka_unit_test(test_examples),
     };
 
