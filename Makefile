@@ -41,6 +41,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            config/cfg.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
+           destinations/reasons.c \
            destinations/local.c destinations/s3.c destinations/sink.c \
            destinations/http.c destinations/opensearch.c \
            transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c
@@ -112,9 +113,9 @@ TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
                    transforms/xform_lib.c delivery/errdoc.c
-TEST_http_dest_SRC = destinations/http.c delivery/httpc.c config/cfg.c \
+TEST_http_dest_SRC = destinations/http.c destinations/reasons.c delivery/httpc.c config/cfg.c \
                    destinations/keys.c tests/fakes/fake_httpd.c
-TEST_opensearch_SRC = destinations/opensearch.c delivery/httpc.c \
+TEST_opensearch_SRC = destinations/opensearch.c destinations/reasons.c delivery/httpc.c \
                    delivery/sigv4.c delivery/awscred.c config/cfg.c \
                    destinations/keys.c tests/fakes/fake_httpd.c
 TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
@@ -169,6 +170,7 @@ $(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
 
 DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
                  destinations/http.c destinations/opensearch.c \
+                 destinations/reasons.c \
                  delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
                  config/cfg.c destinations/keys.c $(BASE_SRC)
 $(BUILD)/dest_bench: $(DEST_BENCH_SRC:%.c=$(BUILD)/%.o)

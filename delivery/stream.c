@@ -77,6 +77,7 @@ struct worker {
     struct payload_rec *precs;      /* the records still to send */
     struct dest_rec_result *res;    /* one attempt's results */
     struct dest_rec_result *last;   /* per record: its latest result */
+    struct dest_reasons reasons;    /* why, for res and last */
     int32_t *pidx;                  /* payload index -> record index */
     uint16_t *tries;                /* attempts per record */
 };
@@ -125,6 +126,7 @@ static void worker_release(struct worker *w)
     free(w->precs);
     free(w->res);
     free(w->last);
+    dest_reasons_release(&w->reasons);
     free(w->pidx);
     free(w->tries);
 }
@@ -750,6 +752,7 @@ static int deliver_records(struct worker *w, const struct group *g,
     size_t m = 0;
 
     batch_uuid(hash, rid);
+    dest_reasons_reset(&w->reasons);
     for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
         w->pidx[m++] = i;
         w->tries[i] = 0;
@@ -775,6 +778,7 @@ static int deliver_records(struct worker *w, const struct group *g,
         p.n_recs = m;
         p.request_id = rid;
         p.results = w->res;
+        p.reasons = &w->reasons;
         p.records = (uint32_t)m;
         metrics_add(&st->m.delivery_attempts, 1);
         (void)w->dest->type->deliver(w->dest, &p, &de);
@@ -786,7 +790,8 @@ static int deliver_records(struct worker *w, const struct group *g,
                 (*stored)++;
                 continue;
             }
-            metrics_reason(&st->m, w->res[k].code, 1);
+            metrics_reason(&st->m,
+                           dest_result_code(&w->reasons, &w->res[k]), 1);
             if (w->res[k].status == DEST_RETRY)
                 w->pidx[keep++] = i;
         }
@@ -814,6 +819,8 @@ static int deliver_records(struct worker *w, const struct group *g,
     for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
         const struct dest_rec_result *r = &w->last[i];
         const char *id = w->ids + 33 * (size_t)i;
+        const char *code = dest_result_code(&w->reasons, r);
+        const char *msg = dest_result_msg(&w->reasons, r);
 
         if (r->status == DEST_OK)
             continue;
@@ -827,8 +834,8 @@ static int deliver_records(struct worker *w, const struct group *g,
                      st->cfg->os.type_name ? st->cfg->os.type_name : "");
         if (add_errdoc(w, ERROUT_DEST, w->data.recs[i].arrival_ms,
                        w->views[i].data, w->views[i].len, w->tries[i],
-                       r->code[0] ? r->code : "DestinationError",
-                       r->msg, strnlen(r->msg, sizeof(r->msg)), extra,
+                       code[0] ? code : "DestinationError",
+                       msg, strlen(msg), extra,
                        e) != 0)
             return -1;
     }

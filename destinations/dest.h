@@ -11,6 +11,7 @@
 
 #include "../config/cfg.h"
 #include "../delivery/err.h"
+#include "reasons.h"
 
 enum dest_status {
     DEST_OK,        /* the whole payload is stored */
@@ -30,17 +31,7 @@ struct payload_rec {
 
 #define DEST_REC_ID_MAX 128
 
-/* The outcome of one record in one attempt, written by deliver(). */
-struct dest_rec_result {
-    uint8_t status;                 /* enum dest_status */
-    int http_status;                /* 0 when no response (or not HTTP) */
-    char code[64];                  /* "" when OK, else e.g.
-                                     * "HttpEndpoint.DestinationException",
-                                     * "mapper_parsing_exception" */
-    char msg[256];                  /* "" when OK, else the reason,
-                                     * truncated, as the backup's
-                                     * errorMessage */
-};
+
 
 /* One object to store, or (wants_records) a set of records. Everything is
  * borrowed for the call.
@@ -74,7 +65,9 @@ struct payload {
     size_t n_recs;
     const char *request_id;         /* "ed4acda5-034f-9f42-bba1-..." */
     struct dest_rec_result *results;    /* out: n_recs entries */
+    struct dest_reasons *reasons;       /* where results' reasons go */
 };
+
 
 struct dest;
 

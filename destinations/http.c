@@ -361,12 +361,10 @@ static void judge(struct http *c, int sent, const char *rid,
     error_text(r, o->msg, sizeof(o->msg));
 }
 
-static void set_result(struct dest_rec_result *res, const struct outcome *o)
+static void set_result(const struct payload *p, struct dest_rec_result *res,
+                       const struct outcome *o)
 {
-    res->status = (uint8_t)o->status;
-    res->http_status = o->http_status;
-    snprintf(res->code, sizeof(res->code), "%s", o->code);
-    snprintf(res->msg, sizeof(res->msg), "%s", o->msg);
+    dest_result_set(p->reasons, res, o->status, o->http_status, o->code, o->msg);
 }
 
 /* Send recs[0..n) as one request; the outcome goes to every record. */
@@ -437,9 +435,7 @@ static enum dest_status http_deliver(struct dest *d, const struct payload *p,
         err_set(e, ERR_INVAL, "request id '%.64s' is not a UUID",
                 p->request_id ? p->request_id : "(null)");
         for (k = 0; k < p->n_recs; k++) {
-            res[k] = (struct dest_rec_result){ DEST_FAIL, 0, "", "" };
-            snprintf(res[k].code, sizeof(res[k].code), "%s", CODE_DEST);
-            snprintf(res[k].msg, sizeof(res[k].msg), "%s", e->msg);
+            dest_result_set(p->reasons, &res[k], DEST_FAIL, 0, CODE_DEST, e->msg);
         }
         return DEST_FAIL;
     }
@@ -468,7 +464,7 @@ static enum dest_status http_deliver(struct dest *d, const struct payload *p,
             }
         }
         for (k = i; k < j; k++)
-            set_result(&res[k], &o);
+            set_result(p, &res[k], &o);
         if (o.status == DEST_OK)
             n_ok += j - i;
         else if (o.status == DEST_RETRY)

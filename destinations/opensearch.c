@@ -360,13 +360,11 @@ static const char *index_for(struct os *c, int64_t arrival_ms)
 
 /* ---- request and response ---- */
 
-static void set_result(struct dest_rec_result *r, enum dest_status st,
-                       int http_status, const char *code, const char *msg)
+static void set_result(const struct payload *p, struct dest_rec_result *r,
+                       enum dest_status st, int http_status,
+                       const char *code, const char *msg)
 {
-    r->status = (uint8_t)st;
-    r->http_status = http_status;
-    snprintf(r->code, sizeof(r->code), "%s", code);
-    snprintf(r->msg, sizeof(r->msg), "%s", msg);
+    dest_result_set(p->reasons, r, st, http_status, code, msg);
 }
 
 /* A record id as a document _id: it goes into JSON unescaped. */
@@ -405,12 +403,12 @@ static int build_body(struct os *c, const struct payload *p, size_t from,
         if (k > 0 && c->body.len + OS_ACTION_MAX + r->len > OS_MAX_BODY)
             break;
         if (is_one_object(r->data, r->len) != 0) {
-            set_result(&p->results[i], DEST_FAIL, 0, CODE_INVALID_DOC,
+            set_result(p, &p->results[i], DEST_FAIL, 0, CODE_INVALID_DOC,
                        "the record is not a single JSON object");
             continue;
         }
         if (!c->no_id && !id_ok(r->id)) {
-            set_result(&p->results[i], DEST_FAIL, 0, CODE_INVALID_ID,
+            set_result(p, &p->results[i], DEST_FAIL, 0, CODE_INVALID_ID,
                        "the record id can't be a document _id (1-128 of "
                        "A-Z a-z 0-9 . _ -)");
             continue;
@@ -530,7 +528,7 @@ static void fail_all(struct os *c, const struct payload *p, size_t n_sent,
                      const char *msg)
 {
     for (size_t k = 0; k < n_sent; k++)
-        set_result(&p->results[c->sent[k]], st, http_status, code, msg);
+        set_result(p, &p->results[c->sent[k]], st, http_status, code, msg);
 }
 
 static void read_items(struct os *c, const struct payload *p, size_t n_sent)
@@ -561,18 +559,18 @@ static void read_items(struct os *c, const struct payload *p, size_t n_sent)
             break;
         st = json_object_get(act, "status");
         if (!json_is_integer(st)) {
-            set_result(res, DEST_RETRY, 200, CODE_BAD_RESPONSE, "a _bulk "
+            set_result(p, res, DEST_RETRY, 200, CODE_BAD_RESPONSE, "a _bulk "
                        "item has no status");
             continue;
         }
         status = (long)json_integer_value(st);
         if (status >= 200 && status < 300) {
-            set_result(res, DEST_OK, (int)status, "", "");
+            set_result(p, res, DEST_OK, (int)status, "", "");
             continue;
         }
         error_fields(json_object_get(act, "error"), status, code,
                      sizeof(code), msg, sizeof(msg));
-        set_result(res, retryable(status) ? DEST_RETRY : DEST_FAIL,
+        set_result(p, res, retryable(status) ? DEST_RETRY : DEST_FAIL,
                    (int)status, code, msg);
     }
     json_decref(root);
@@ -631,7 +629,7 @@ static enum dest_status os_deliver(struct dest *d, const struct payload *p,
     for (; from < p->n_recs; from = next) {
         if (build_body(c, p, from, &next, &n_sent, e) != 0) {
             for (size_t i = from; i < p->n_recs; i++)
-                set_result(&p->results[i], DEST_RETRY, 0,
+                set_result(p, &p->results[i], DEST_RETRY, 0,
                            "OS.ConnectionFailed", e->msg);
             break;
         }
@@ -640,8 +638,14 @@ static enum dest_status os_deliver(struct dest *d, const struct payload *p,
         if (down != SIZE_MAX) {
             /* The cluster was unreachable a moment ago: the rest of this
              * attempt waits for the next one. */
-            fail_all(c, p, n_sent, DEST_RETRY, 0, p->results[down].code,
-                     p->results[down].msg);
+            char dc[64], dm[256];
+
+            /* Copies: adding reasons may move the one we read. */
+            snprintf(dc, sizeof(dc), "%s",
+                     dest_result_code(p->reasons, &p->results[down]));
+            snprintf(dm, sizeof(dm), "%s",
+                     dest_result_msg(p->reasons, &p->results[down]));
+            fail_all(c, p, n_sent, DEST_RETRY, 0, dc, dm);
             continue;
         }
         sent = send_bulk(d, &te);
@@ -663,7 +667,8 @@ static enum dest_status os_deliver(struct dest *d, const struct payload *p,
         return DEST_OK;
     err_set(e, n_retry ? ERR_RETRY : ERR_INVAL, "_bulk to %s: %zu of %zu "
             "documents failed, first: %s: %.150s", c->host, n_retry + n_fail,
-            p->n_recs, p->results[first].code, p->results[first].msg);
+            p->n_recs, dest_result_code(p->reasons, &p->results[first]),
+            dest_result_msg(p->reasons, &p->results[first]));
     return n_retry ? DEST_RETRY : DEST_FAIL;
 }
 

@@ -382,6 +382,11 @@ static const struct payload_rec three[] = {
     { (const unsigned char *)"\0\xff\x01\n", 4, 1700000000002, "a3" },
 };
 
+/* Reasons of the latest delivery (struct dest_reasons). */
+static struct dest_reasons reasons;
+#define CODE(i) dest_result_code(&reasons, &res[i])
+#define MSG(i) dest_result_msg(&reasons, &res[i])
+
 static enum dest_status send3(struct dest_rec_result *res, const char *rid)
 {
     struct payload p;
@@ -393,6 +398,8 @@ static enum dest_status send3(struct dest_rec_result *res, const char *rid)
     p.n_recs = 3;
     p.request_id = rid;
     p.results = res;
+    p.reasons = &reasons;
+    dest_reasons_reset(&reasons);
     return dest_http.deliver(&dst, &p, &e);
 }
 
@@ -401,7 +408,7 @@ static void all_results(const struct dest_rec_result *res, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(res[i].status, st);
-        assert_string_equal(res[i].code, code);
+        assert_string_equal(CODE(i), code);
         assert_int_equal(res[i].http_status, http);
     }
 }
@@ -444,8 +451,8 @@ static void error_500_is_retried_with_the_same_request_id(void **state)
     rx.mode = M_500;
     assert_int_equal(send3(res, RID), DEST_RETRY);
     all_results(res, 3, DEST_RETRY, "HttpEndpoint.DestinationException", 500);
-    assert_non_null(strstr(res[0].msg, "500"));
-    assert_non_null(strstr(res[0].msg, "Unauthorized key"));
+    assert_non_null(strstr(MSG(0), "500"));
+    assert_non_null(strstr(MSG(0), "Unauthorized key"));
     rx.mode = M_OK;
     assert_int_equal(send3(res, RID), DEST_OK);
     assert_int_equal(rx.requests, 2);
@@ -484,7 +491,7 @@ static void invalid_responses_are_retried(void **state)
         rx.mode = cases[i].m;
         assert_int_equal(send3(res, RID), DEST_RETRY);
         all_results(res, 3, DEST_RETRY, cases[i].code, cases[i].http);
-        assert_true(res[0].msg[0] != '\0');
+        assert_true(MSG(0)[0] != '\0');
     }
     assert_string_equal(rx.problem, "");
 }
@@ -552,6 +559,8 @@ static void big_batch_is_split(void **state)
     p.n_recs = n;
     p.request_id = RID;
     p.results = res;
+    p.reasons = &reasons;
+    dest_reasons_reset(&reasons);
     rx.mode = M_FAIL_SMALL;
     assert_int_equal(dest_http.deliver(&dst, &p, &e), DEST_RETRY);
     assert_int_equal(rx.requests, 2);
@@ -584,9 +593,62 @@ static void big_batch_is_split(void **state)
     free(ids);
 }
 
+/* Results name shared reasons: one entry per distinct failure, a bounded
+ * table, and no reason without a table. */
+static void reasons_are_shared_and_bounded(void **state)
+{
+    struct dest_rec_result r[4];
+    struct payload p;
+    char big[300];
+    uint32_t first;
+
+    (void)state;
+    memset(&p, 0, sizeof(p));
+    p.reasons = &reasons;
+    dest_reasons_reset(&reasons);
+    dest_result_set(p.reasons, &r[0], DEST_RETRY, 500, "E.One", "boom");
+    dest_result_set(p.reasons, &r[1], DEST_RETRY, 500, "E.One", "boom");
+    assert_int_equal(r[0].reason, r[1].reason);
+    first = (uint32_t)reasons.b.len;
+    dest_result_set(p.reasons, &r[2], DEST_FAIL, 413, "E.Two", "");
+    assert_true(r[2].reason != r[0].reason);
+    assert_string_equal(dest_result_code(&reasons, &r[2]), "E.Two");
+    assert_string_equal(dest_result_msg(&reasons, &r[2]), "");
+    assert_string_equal(dest_result_msg(&reasons, &r[0]), "boom");
+    assert_true(reasons.b.len > first);
+    dest_result_set(p.reasons, &r[3], DEST_OK, 200, "", "");
+    assert_int_equal(r[3].reason, 0);
+    assert_string_equal(dest_result_code(&reasons, &r[3]), "");
+    /* Long messages are cut at 255 bytes, as the backup document's. */
+    memset(big, 'm', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    dest_result_set(p.reasons, &r[3], DEST_FAIL, 400, "E.Big", big);
+    assert_int_equal(strlen(dest_result_msg(&reasons, &r[3])), 255);
+    /* Past the cap, distinct messages share one "dropped" message. */
+    for (int i = 0; reasons.b.len < DEST_REASONS_MAX - 10; i++) {
+        char m[32];
+        snprintf(m, sizeof(m), "distinct %d", i);
+        dest_result_set(p.reasons, &r[3], DEST_FAIL, 400, "E.Many", m);
+    }
+    dest_result_set(p.reasons, &r[3], DEST_FAIL, 400, "E.Many", big);
+    dest_result_set(p.reasons, &r[2], DEST_FAIL, 400, "E.Many", "another one");
+    assert_int_equal(r[2].reason, r[3].reason);
+    assert_non_null(strstr(dest_result_msg(&reasons, &r[2]), "dropped"));
+    assert_string_equal(dest_result_code(&reasons, &r[2]), "E.Many");
+    /* Only the shared "dropped" entries may pass the cap. */
+    assert_true(reasons.b.len <= DEST_REASONS_MAX + 2 * 128);
+    /* Without a table the status is kept and the reason reads "". */
+    p.reasons = NULL;
+    dest_result_set(p.reasons, &r[0], DEST_FAIL, 400, "E.X", "y");
+    assert_int_equal(r[0].status, DEST_FAIL);
+    assert_int_equal(r[0].reason, 0);
+    dest_reasons_release(&reasons);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reasons_are_shared_and_bounded),
         cmocka_unit_test_setup_teardown(delivers_with_every_header,
                                         setup_plain, teardown),
         cmocka_unit_test_setup_teardown(gzip_body_and_no_optional_headers,

@@ -253,6 +253,11 @@ static int64_t ms(int y, int mo, int d, int h, int mi)
     return (int64_t)timegm(&tm) * 1000;
 }
 
+/* Reasons of the latest delivery (struct dest_reasons). */
+static struct dest_reasons reasons;
+#define CODE(i) dest_result_code(&reasons, &res[i])
+#define MSG(i) dest_result_msg(&reasons, &res[i])
+
 static enum dest_status bulk_send(const struct payload_rec *recs, size_t n,
                              struct dest_rec_result *res, struct err *e)
 {
@@ -264,6 +269,8 @@ static enum dest_status bulk_send(const struct payload_rec *recs, size_t n,
     p.n_recs = n;
     p.request_id = "ed4acda5-034f-9f42-bba1-f29aea6d7d8f";
     p.results = res;
+    p.reasons = &reasons;
+    dest_reasons_reset(&reasons);
     return dest_opensearch.deliver(&dst, &p, e);
 }
 
@@ -376,16 +383,16 @@ static void item_failures(void **state)
     assert_int_equal(res[0].status, DEST_OK);
     assert_int_equal(res[1].status, DEST_RETRY);
     assert_int_equal(res[1].http_status, 429);
-    assert_string_equal(res[1].code, "es_rejected_execution_exception");
+    assert_string_equal(CODE(1), "es_rejected_execution_exception");
     assert_int_equal(res[2].status, DEST_FAIL);
     assert_int_equal(res[2].http_status, 400);
-    assert_string_equal(res[2].code, "mapper_parsing_exception");
-    assert_string_equal(res[2].msg, "failed to parse field [ts] of type "
+    assert_string_equal(CODE(2), "mapper_parsing_exception");
+    assert_string_equal(MSG(2), "failed to parse field [ts] of type "
                         "[date]");
     assert_int_equal(res[3].status, DEST_FAIL);
-    assert_string_equal(res[3].code, "OS.InvalidDocument");
+    assert_string_equal(CODE(3), "OS.InvalidDocument");
     assert_int_equal(res[4].status, DEST_FAIL);
-    assert_string_equal(res[4].code, "OS.InvalidDocument");
+    assert_string_equal(CODE(4), "OS.InvalidDocument");
     assert_int_equal(res[5].status, DEST_OK);
     assert_non_null(strstr(e.msg, "4 of 6"));
 
@@ -428,9 +435,9 @@ static void invalid_documents_are_not_sent(void **state)
     assert_int_equal(res[1].status, DEST_OK);
     for (size_t i = 2; i < 12; i++) {
         assert_int_equal(res[i].status, DEST_FAIL);
-        assert_string_equal(res[i].code, "OS.InvalidDocument");
+        assert_string_equal(CODE(i), "OS.InvalidDocument");
     }
-    assert_string_equal(res[12].code, "OS.InvalidDocumentId");
+    assert_string_equal(CODE(12), "OS.InvalidDocumentId");
     /* Nothing valid at all: no request. */
     bk.requests = 0;
     assert_int_equal(bulk_send(recs + 2, 3, res, &e), DEST_FAIL);
@@ -452,20 +459,20 @@ static void http_level_failures(void **state)
     assert_int_equal(bulk_send(recs, 2, res, &e), DEST_RETRY);
     assert_int_equal(res[1].status, DEST_RETRY);
     assert_int_equal(res[1].http_status, 503);
-    assert_string_equal(res[1].code, "cluster_block_exception");
+    assert_string_equal(CODE(1), "cluster_block_exception");
     bk.mode = M_400;
     assert_int_equal(bulk_send(recs, 2, res, &e), DEST_FAIL);
-    assert_string_equal(res[0].code, "illegal_argument_exception");
+    assert_string_equal(CODE(0), "illegal_argument_exception");
     bk.mode = M_SHORT;
     assert_int_equal(bulk_send(recs, 2, res, &e), DEST_RETRY);
-    assert_string_equal(res[0].code, "OS.InvalidResponse");
+    assert_string_equal(CODE(0), "OS.InvalidResponse");
     bk.mode = M_HANG;
     assert_int_equal(bulk_send(recs, 2, res, &e), DEST_RETRY);
-    assert_string_equal(res[0].code, "OS.RequestTimeout");
+    assert_string_equal(CODE(0), "OS.RequestTimeout");
     fake_httpd_stop(srv);
     srv = NULL;
     assert_int_equal(bulk_send(recs, 2, res, &e), DEST_RETRY);
-    assert_string_equal(res[1].code, "OS.ConnectionFailed");
+    assert_string_equal(CODE(1), "OS.ConnectionFailed");
 }
 
 static void type_no_id_and_basic_auth(void **state)
