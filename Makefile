@@ -162,6 +162,11 @@ XFORM_BENCH_SRC = tests/bench/xform_bench.c transforms/xform.c \
 $(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+PROC_BENCH_SRC = tests/bench/proc_bench.c transforms/proc.c $(JQX_SRC) \
+                 $(BASE_SRC)
+$(BUILD)/proc_bench: $(PROC_BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
                  destinations/http.c destinations/opensearch.c \
                  delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
@@ -199,7 +204,7 @@ valgrind: $(UNIT_BIN)
 	  valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
 bench: deps-test firehosed $(BUILD)/loadgen $(BUILD)/xform_bench \
-       $(BUILD)/dest_bench
+       $(BUILD)/dest_bench $(BUILD)/proc_bench
 	@bash tests/bench/run.sh $(BUILD)/loadgen
 
 # Issue 9's suite: pipelines 1-5 against measured limits (about 8 minutes

@@ -7,6 +7,8 @@
 #   B  as A with Durability "os" (a second firehosed instance)
 #   then xform_bench (next to LOADGEN): the Lua transform's cost per record
 #   and dest_bench: HTTP endpoint (plain, GZIP) and OpenSearch records/s
+#   and proc_bench: MetadataExtraction (path walk, libjq, strftime) and
+#   JSON de-aggregation per record, next to no processing
 #
 # Each scenario runs BENCH_RUNS times (3) for BENCH_DURATION seconds (10);
 # the medians are what to quote. After each scenario the script waits for
@@ -373,6 +375,11 @@ say "  gzip ${ZMBS} MB/s (ratio $(jget zlib_ratio "$ZOUT"):1)," \
 XFORM_BENCH=$(dirname "$LOADGEN")/xform_bench
 if [ -x "$XFORM_BENCH" ]; then
     "$XFORM_BENCH" --batch "$BATCH" --size "$SIZE" || die "xform_bench failed"
+fi
+
+PROC_BENCH=$(dirname "$LOADGEN")/proc_bench
+if [ -x "$PROC_BENCH" ]; then
+    "$PROC_BENCH" --size "$SIZE" || die "proc_bench failed"
 fi
 
 DEST_BENCH=$(dirname "$LOADGEN")/dest_bench
