@@ -428,10 +428,19 @@ static int jq_eval(struct jqx *q, const unsigned char *data, size_t len,
 {
     jv in, r, more;
     size_t mark = keys->len;
+    const char *v, *end;
     int rc;
 
     if (len > (size_t)0x7fffffff)
         return fail(msg, msgsz, "record too large");
+    /* Only strict JSON (RFC 8259) reaches libjq: its 1.6 parser leaks
+     * memory on some malformed input ("{\"a\" \"b\"}"), which producers
+     * must not be able to grow without bound. */
+    end = (const char *)data + len;
+    v = jtok_ws((const char *)data, end);
+    if (v == end || (v = jtok_value(v, end)) == NULL || jtok_ws(v, end) != end)
+        return fail(msg, msgsz, "not JSON: the record is not one valid JSON "
+                    "value (RFC 8259)");
     in = jv_parse_sized((const char *)data, (int)len);
     if (!jv_is_valid(in)) {
         invalid_msg(in, msg, msgsz, "not JSON: ");

@@ -10,7 +10,7 @@
 
 #include "../delivery/util.h"
 
-#define JTOK_MAX_DEPTH 256
+#define JTOK_MAX_DEPTH 255
 
 /* Skip JSON whitespace. */
 const char *jtok_ws(const char *p, const char *end);

@@ -145,6 +145,9 @@ static void test_values_and_failures(void **state)
     expect(q, "{\"customer_id\":true}", "ERROR");
     expect(q, "{\"customer_id\":{\"a\":1}}", "ERROR");
     expect(q, "{\"customer_id\":\"nul\\u0000\"}", "ERROR");
+    /* Malformed input libjq 1.6 would leak on never reaches it. */
+    expect(q, "{\"a\" \"b\"}", "ERROR");
+    expect(q, "{\"a\":1\"y\"}", "ERROR");
     jqx_free(q);
     q = jqx_new(".a", &e);
     assert_non_null(q);
