@@ -12,13 +12,22 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
+xdir=$T_TMP/transforms
+mkdir -p "$xdir"
+cat >"$xdir/up.lua" <<'LUA'
+-- Runs before MetadataExtraction: the query must see "ACME".
+function transform(record)
+  local out = record.data:gsub('"c":"acme"', '"c":"ACME"')
+  return "Ok", out, { src = "lua" }
+end
+LUA
 start_s3rver "$T_TMP/s3" 0 test-bucket
 port=$(free_port)
 out=$T_TMP/out
 param() { printf '{ "ParameterName": "%s", "ParameterValue": "%s" }' "$1" "$2"; }
 cat >"$T_TMP/cfg.json" <<JSON
 { "Service": { "Listen": "127.0.0.1:$port", "StateDirectory": "$T_TMP/state",
-               "Endpoints": { "S3": "$S3_ENDPOINT" } },
+               "TransformsDirectory": "$xdir", "Endpoints": { "S3": "$S3_ENDPOINT" } },
   "DeliveryStreams": [
     { "DeliveryStreamName": "mx", "LocalDirectoryDestinationConfiguration": { "Path": "$out",
         "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED",
@@ -39,6 +48,16 @@ cat >"$T_TMP/cfg.json" <<JSON
           { "Type": "MetadataExtraction", "Parameters": [
               $(param MetadataExtractionQuery '{k: .k}'), $(param JsonParsingEngine JQ-1.6) ] },
           { "Type": "AppendDelimiterToRecord", "Parameters": [] } ] } } },
+    { "DeliveryStreamName": "lj", "LocalDirectoryDestinationConfiguration": { "Path": "$T_TMP/lj",
+        "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED",
+        "DynamicPartitioningConfiguration": { "Enabled": true },
+        "Prefix": "src=!{partitionKeyFromLambda:src}/c=!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/",
+        "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+        "ProcessingConfiguration": { "Enabled": true, "Processors": [
+          { "Type": "AppendDelimiterToRecord", "Parameters": [] },
+          { "Type": "MetadataExtraction", "Parameters": [
+              $(param MetadataExtractionQuery '{c: .c}'), $(param JsonParsingEngine JQ-1.6) ] },
+          { "Type": "Lua", "Parameters": [ $(param ScriptName up.lua) ] } ] } } },
     { "DeliveryStreamName": "cwl", "ExtendedS3DestinationConfiguration": { "BucketARN": "arn:aws:s3:::test-bucket",
         "Prefix": "logs/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
         "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED",
@@ -172,6 +191,19 @@ assert all(d["errorCode"] == "DynamicPartitioning.ActivePartitionExceeded" for d
 PY
 log "ap: 2 partitions open, the rest in activePartitionExceeded"
 
+# ---- lj: Lua keys and query keys in one prefix, Lua first ----
+mkdir -p "$T_TMP/ljin"
+printf '{"c":"acme","n":1}' >"$T_TMP/ljin/r0"
+printf '{"c":"globex","n":2}' >"$T_TMP/ljin/r1"
+printf '{"c":"acme","n":3}' >"$T_TMP/ljin/r2"
+put_files lj "$T_TMP"/ljin/r*
+wait_for 20 sh -c "cat $T_TMP/lj/src=lua/c=ACME/*/* 2>/dev/null | grep -q '\"n\":3'"
+got=$(cat "$T_TMP"/lj/src=lua/c=ACME/*/*)
+assert_eq '{"c":"ACME","n":1}
+{"c":"ACME","n":3}' "$got" "lj: src=lua/c=ACME (the query saw Lua's output)"
+assert_eq '{"c":"globex","n":2}' "$(cat "$T_TMP"/lj/src=lua/c=globex/*/*)" "lj: src=lua/c=globex"
+log "lj: partitionKeyFromLambda and partitionKeyFromQuery in one prefix, Lua ran first"
+
 # ---- cwl: CloudWatch Logs envelopes into s3rver ----
 mkdir -p "$T_TMP/cw"
 "$PY" - "$T_TMP/cw" <<'PY'
@@ -211,4 +243,4 @@ wait_for 20 "$PY" "$T_TMP/check_cw.py" "$S3_DIR" "$T_TMP/cw" >/dev/null 2>&1
 "$PY" "$T_TMP/check_cw.py" "$S3_DIR" "$T_TMP/cw" || fail "cwl: delivered messages or decompression-failed output differ"
 log "cwl: messages extracted byte for byte, CONTROL_MESSAGE dropped, bad gzip in decompression-failed"
 kill -0 "$FH_PID" || fail "firehosed died"
-result "de-aggregation + jq partitions, active-partition cap, CloudWatch Logs extraction: all byte for byte"
+result "de-aggregation + jq partitions, Lua + jq keys, active-partition cap, CloudWatch Logs extraction: all byte for byte"
