@@ -528,7 +528,8 @@ static int extract_keys(struct worker *w, size_t i, struct view *v,
     size_t start = w->qkeys.len;
     int rc;
 
-    if (buf_append(&w->qkeys, lkeys, lkeys_len, e) != 0 ||
+    if ((lkeys_len > 0 &&
+         buf_append(&w->qkeys, lkeys, lkeys_len, e) != 0) ||
         buf_append(&w->qkeys, "", 1, e) != 0)
         return -1;
     rc = jqx_eval(w->jq, v->data, v->len, &w->qkeys, msg, sizeof(msg), e);
