@@ -258,19 +258,22 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-/* Follow one path from the (valid) top-level value [v, vend). */
-static int walk(const struct jqx_path *pa, const char **v, const char **vend)
+/* Follow one path from segment 'from' on, starting at the (valid) value
+ * [v, vend). */
+static int walk(const struct jqx_path *pa, int from, const char **v,
+                const char **vend)
 {
-    for (int s = 0; s < pa->n_segs; s++) {
+    for (int s = from; s < pa->n_segs; s++) {
         const char *p = *v, *k, *mv, *mend, *fv = NULL, *fend = NULL;
-        size_t kn;
+        size_t kn, count = 0;
         int r;
 
         if (**v == 'n')
             return WALK_NULL;       /* null | .x is null */
         if (**v != '{')
             return WALK_UNSURE;     /* jq's error message, from jq */
-        while ((r = jtok_member(&p, *vend, &k, &kn, &mv, &mend)) == 1) {
+        while ((r = jtok_member(&p, *vend, &count, &k, &kn, &mv,
+                                &mend)) == 1) {
             if (memchr(k, '\\', kn) != NULL)
                 return WALK_UNSURE;
             /* The last of duplicate keys wins, as in jq. */
@@ -303,21 +306,48 @@ static int plain_int(const char *v, size_t n)
     return 1;
 }
 
-/* 0 done, 1 unsure (ask jq), -1 out of memory. */
+/* 0 done, 1 unsure (ask jq), -1 out of memory. One pass over the
+ * record's top-level object validates it and finds every path's first
+ * member (the last of duplicates, as jq); deeper segments are walked from
+ * there. */
 static int fast_eval(struct jqx *q, const char *d, size_t len,
                      struct buf *keys, struct err *e)
 {
-    const char *end = d + len, *top = jtok_ws(d, end), *tend;
-    size_t mark = keys->len;
+    const char *end = d + len, *top = jtok_ws(d, end), *p = top;
+    const char *fv[JQX_MAX_KEYS], *fend[JQX_MAX_KEYS], *k, *mv, *mend;
+    size_t mark = keys->len, kn, count = 0;
+    int r;
 
-    if (top == end || (tend = jtok_value(top, end)) == NULL ||
-        jtok_ws(tend, end) != end)
+    if (top == end)
+        return 1;
+    if (*top != '{') {
+        /* null | .x is null; anything else is jq's to judge. */
+        if (end - top >= 4 && memcmp(top, "null", 4) == 0 &&
+            jtok_ws(top + 4, end) == end)
+            return 0;
+        return 1;
+    }
+    for (int i = 0; i < q->n_paths; i++)
+        fv[i] = NULL;
+    while ((r = jtok_member(&p, end, &count, &k, &kn, &mv, &mend)) == 1) {
+        if (memchr(k, '\\', kn) != NULL)
+            return 1;
+        for (int i = 0; i < q->n_paths; i++)
+            if (kn == q->paths[i].seg_len[0] &&
+                memcmp(k, q->paths[i].seg[0], kn) == 0) {
+                fv[i] = mv;
+                fend[i] = mend;
+            }
+    }
+    if (r < 0 || jtok_ws(p, end) != end)
         return 1;
     for (int i = 0; i < q->n_paths; i++) {
         const struct jqx_path *pa = &q->paths[i];
-        const char *v = top, *vend = tend;
-        int r = walk(pa, &v, &vend);
+        const char *v = fv[i], *vend = fend[i];
 
+        if (v == NULL)
+            continue;               /* missing: null, left out */
+        r = walk(pa, 1, &v, &vend);
         if (r == WALK_NULL)
             continue;
         if (r == WALK_UNSURE)

@@ -15,6 +15,17 @@ static int is_hex(char c)
            (c >= 'A' && c <= 'F');
 }
 
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
 /* End of the string at p ('"'), or NULL. Control characters are invalid
  * inside strings; bytes >= 0x80 are taken as they are. */
 static const char *str_end(const char *p, const char *end)
@@ -36,6 +47,19 @@ static const char *str_end(const char *p, const char *end)
                 if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) ||
                     !is_hex(p[3]) || !is_hex(p[4]))
                     return NULL;
+                /* A high surrogate must be followed by a low one (jq 1.6
+                 * refuses the record otherwise). */
+                if (hex4(p + 1) >= 0xD800 && hex4(p + 1) < 0xDC00) {
+                    unsigned lo;
+                    if (end - p < 11 || p[5] != '\\' || p[6] != 'u' ||
+                        !is_hex(p[7]) || !is_hex(p[8]) || !is_hex(p[9]) ||
+                        !is_hex(p[10]))
+                        return NULL;
+                    lo = hex4(p + 7);
+                    if (lo < 0xDC00 || lo >= 0xE000)
+                        return NULL;
+                    p += 6;
+                }
                 p += 4;
                 break;
             default:
@@ -142,26 +166,31 @@ const char *jtok_value(const char *p, const char *end)
     return value(p, end, 0);
 }
 
-int jtok_member(const char **pp, const char *end, const char **key,
-                size_t *key_len, const char **v, const char **vend)
+int jtok_member(const char **pp, const char *end, size_t *count,
+                const char **key, size_t *key_len, const char **v,
+                const char **vend)
 {
     const char *p = *pp, *k;
 
-    if (*p == '{') {
+    if (*count == 0) {
+        if (p >= end || *p != '{')
+            return -1;
         p = jtok_ws(p + 1, end);
+        if (p < end && *p == '}') {
+            *pp = p + 1;
+            return 0;
+        }
     } else {
         p = jtok_ws(p, end);
-        if (p < end && *p == ',')
-            p = jtok_ws(p + 1, end);
-        else if (p >= end || *p != '}')
+        if (p >= end)
+            return -1;              /* the object never closed */
+        if (*p == '}') {
+            *pp = p + 1;
+            return 0;
+        }
+        if (*p != ',')
             return -1;
-    }
-    if (p < end && *p == '}') {
-        /* '}' right after a ',' is not valid. */
-        if (p[-1] != '{' && *jtok_ws(*pp, end) == ',')
-            return -1;
-        *pp = p + 1;
-        return 0;
+        p = jtok_ws(p + 1, end);
     }
     if (p >= end || *p != '"' || (k = str_end(p, end)) == NULL)
         return -1;
@@ -176,18 +205,8 @@ int jtok_member(const char **pp, const char *end, const char **key,
         return -1;
     *vend = p;
     *pp = p;
+    (*count)++;
     return 1;
-}
-
-static unsigned hex4(const char *p)
-{
-    unsigned v = 0;
-
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
 }
 
 static int put_utf8(struct buf *out, unsigned cp, struct err *e)

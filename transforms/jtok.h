@@ -19,12 +19,14 @@ const char *jtok_ws(const char *p, const char *end);
  * whitespace), or NULL when it is not valid JSON. */
 const char *jtok_value(const char *p, const char *end);
 
-/* Object walk: 'p' points at '{'. Each call of jtok_member() gives the
- * next member: its raw key (between the quotes, escapes left as they are)
- * and its value [*v, *vend). Returns 1 for a member, 0 at the closing
- * brace (with *p past it), -1 when the object is not valid. */
-int jtok_member(const char **p, const char *end, const char **key,
-                size_t *key_len, const char **v, const char **vend);
+/* Object walk: '*count' starts at 0 with 'p' pointing at '{'. Each call
+ * of jtok_member() gives the next member: its raw key (between the quotes,
+ * escapes left as they are) and its value [*v, *vend), and counts it.
+ * Returns 1 for a member, 0 at the closing brace (with *p past it), -1
+ * when the object is not valid. */
+int jtok_member(const char **p, const char *end, size_t *count,
+                const char **key, size_t *key_len, const char **v,
+                const char **vend);
 
 /* Append the decoded contents of the JSON string [s, send) (with its
  * quotes) to 'out'; \uXXXX escapes become UTF-8 (a lone surrogate becomes

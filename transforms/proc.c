@@ -212,14 +212,14 @@ static int read_envelope(const struct proc_rec *r, struct envelope *env)
 {
     const char *p = (const char *)r->data, *end = p + r->len;
     const char *k, *v, *vend;
-    size_t kn;
+    size_t kn, count = 0;
     int rc;
 
     memset(env, 0, sizeof(*env));
     p = jtok_ws(p, end);
     if (p >= end || *p != '{')
         return -1;
-    while ((rc = jtok_member(&p, end, &k, &kn, &v, &vend)) == 1) {
+    while ((rc = jtok_member(&p, end, &count, &k, &kn, &v, &vend)) == 1) {
         if (kn == 11 && memcmp(k, "messageType", 11) == 0) {
             env->type = v;
             env->type_end = vend;
@@ -250,7 +250,7 @@ static int extract(struct proc *p, const struct proc_rec *r,
     q = jtok_ws(q + 1, end);
     while (q < end && *q != ']') {
         const char *ev = q, *k, *v, *vend, *msg = NULL, *msg_end = NULL;
-        size_t kn;
+        size_t kn, count = 0;
         int rc;
         struct proc_rec o = *r;
 
@@ -258,7 +258,8 @@ static int extract(struct proc *p, const struct proc_rec *r,
             *why = "a logEvents entry is not an object";
             goto bad;
         }
-        while ((rc = jtok_member(&q, end, &k, &kn, &v, &vend)) == 1)
+        while ((rc = jtok_member(&q, end, &count, &k, &kn, &v, &vend)) ==
+               1)
             if (kn == 7 && memcmp(k, "message", 7) == 0) {
                 msg = v;
                 msg_end = vend;

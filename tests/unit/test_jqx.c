@@ -148,6 +148,15 @@ static void test_values_and_failures(void **state)
     /* Malformed input libjq 1.6 would leak on never reaches it. */
     expect(q, "{\"a\" \"b\"}", "ERROR");
     expect(q, "{\"a\":1\"y\"}", "ERROR");
+    /* Found by fuzz_jqx: a '{' after a member, an object never closed. */
+    expect(q, "{\"customer_id\":\"c\",\"x\":1{\"a\":2}}", "ERROR");
+    expect(q, "{\"customer_id\":7", "ERROR");
+    expect(q, "{\"customer_id\":7,", "ERROR");
+    expect(q, "{\"customer_id\":7,}", "ERROR");
+    /* jq 1.6 refuses a high surrogate without its low one. */
+    expect(q, "{\"\":\"\\udA0e1\",\"customer_id\":\"c\"}", "ERROR");
+    expect(q, "{\"\":\"\\ud83d\\ude00\",\"customer_id\":\"c\"}",
+           "customer_id=c");
     jqx_free(q);
     q = jqx_new(".a", &e);
     assert_non_null(q);
