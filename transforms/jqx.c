@@ -161,10 +161,46 @@ static void on_jq_error(void *arg, jv msg)
     jv_free(msg);
 }
 
+/* The query runs inside the service: it must not read the environment
+ * (credentials) or files. env and $ENV are shadowed by empty objects, on
+ * the query's own line so that jq's line numbers stay right; modules
+ * (import, include, module) are refused, and with them no library path
+ * is searched. */
+#define JQX_PRELUDE "def env: {}; {} as $ENV | "
+
+/* 1 when the query starts with a module directive (after blanks and
+ * comments). */
+static int uses_modules(const char *p)
+{
+    static const char *const kw[] = { "import", "include", "module" };
+
+    for (;;) {
+        p = qws(p);
+        if (*p != '#')
+            break;
+        while (*p && *p != '\n')
+            p++;
+    }
+    for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+        size_t n = strlen(kw[i]);
+        if (strncmp(p, kw[i], n) == 0 && !ident_char(p[n]))
+            return 1;
+    }
+    return 0;
+}
+
 struct jqx *jqx_new(const char *query, struct err *e)
 {
-    struct jqx *q = calloc(1, sizeof(*q));
+    struct jqx *q;
+    char *prog;
+    int ok;
 
+    if (uses_modules(query)) {
+        err_set(e, ERR_INVAL, "jq modules (import, include, module) are not "
+                "available");
+        return NULL;
+    }
+    q = calloc(1, sizeof(*q));
     if (q == NULL || (q->text = strdup(query)) == NULL) {
         free(q);
         err_set(e, ERR_NOMEM, "out of memory");
@@ -176,7 +212,17 @@ struct jqx *jqx_new(const char *query, struct err *e)
         return NULL;
     }
     jq_set_error_cb(q->jq, on_jq_error, q);
-    if (!jq_compile(q->jq, query)) {
+    jq_set_attr(q->jq, jv_string("JQ_LIBRARY_PATH"), jv_array());
+    if ((prog = malloc(sizeof(JQX_PRELUDE) + strlen(query))) == NULL) {
+        jqx_free(q);
+        err_set(e, ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(prog, JQX_PRELUDE, sizeof(JQX_PRELUDE) - 1);
+    memcpy(prog + sizeof(JQX_PRELUDE) - 1, query, strlen(query) + 1);
+    ok = jq_compile(q->jq, prog);
+    free(prog);
+    if (!ok) {
         char *nl = strchr(q->cerr, '\n');
         if (nl != NULL)
             *nl = '\0';

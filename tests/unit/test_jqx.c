@@ -110,6 +110,14 @@ static void test_compile_errors(void **state)
     assert_non_null(strstr(e.msg, "syntax error"));
     assert_null(jqx_new("{a: undefined_fn}", &e));
     assert_non_null(strstr(e.msg, "undefined_fn/0 is not defined"));
+    /* No modules: they would read files (and libjq 1.6 asserts on them
+     * without a library path). */
+    assert_null(jqx_new("import \"x\" as $x; {a: 1}", &e));
+    assert_string_equal(e.msg, "jq modules (import, include, module) are "
+                        "not available");
+    assert_null(jqx_new(" # comment\n include \"x\"; {a: 1}", &e));
+    assert_null(jqx_new("{a: 1} | import \"x\" as $x; .", &e));
+    assert_non_null(strstr(e.msg, "syntax error"));
 }
 
 static void test_values_and_failures(void **state)
@@ -170,6 +178,28 @@ static void test_values_and_failures(void **state)
     jqx_free(q);
     q = jqx_new("{(.k): .v}", &e);
     expect(q, "{\"k\":\"\",\"v\":\"1\"}", "ERROR");       /* empty name */
+    jqx_free(q);
+}
+
+/* The environment (credentials) is not the query's to read. */
+static void test_no_environment(void **state)
+{
+    struct err e;
+    struct jqx *q = jqx_new("{a: (env | length), b: ($ENV | length), "
+                            "c: (\"\\(env.HOME)\"), d: .d}", &e);
+    char got[256];
+
+    (void)state;
+    assert_non_null(q);
+    eval_both(q, "{\"d\":\"x\"}", got, sizeof(got));
+    assert_string_equal(got, "a=0|b=0|c=null|d=x");
+    jqx_free(q);
+    /* A query's own definitions still work, also one named env. */
+    q = jqx_new("def env: {HOME: \"mine\"}; def f: .d; {h: env.HOME, d: f}",
+                &e);
+    assert_non_null(q);
+    eval_both(q, "{\"d\":\"x\"}", got, sizeof(got));
+    assert_string_equal(got, "d=x|h=mine");
     jqx_free(q);
 }
 
@@ -363,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_path_only_detection),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_values_and_failures),
+        cmocka_unit_test(test_no_environment),
         cmocka_unit_test(test_fast_path_taken),
         cmocka_unit_test(test_key_lists),
         cmocka_unit_test(test_differential_jq_cli),
