@@ -22,6 +22,10 @@ function transform(record)
 end
 LUA
 start_s3rver "$T_TMP/s3" 0 test-bucket
+"$PY" "$IT_DIR/http_receiver.py" --port-file "$T_TMP/web.port" --out "$T_TMP/web.jsonl" \
+    >"$T_TMP/web.log" 2>&1 &
+track_pid $!
+wait_for 10 test -s "$T_TMP/web.port" || fail "http_receiver.py did not start: $(cat "$T_TMP/web.log")"
 port=$(free_port)
 out=$T_TMP/out
 param() { printf '{ "ParameterName": "%s", "ParameterValue": "%s" }' "$1" "$2"; }
@@ -58,6 +62,13 @@ cat >"$T_TMP/cfg.json" <<JSON
           { "Type": "MetadataExtraction", "Parameters": [
               $(param MetadataExtractionQuery '{c: .c}'), $(param JsonParsingEngine JQ-1.6) ] },
           { "Type": "Lua", "Parameters": [ $(param ScriptName up.lua) ] } ] } } },
+    { "DeliveryStreamName": "hcw", "HttpEndpointDestinationConfiguration": {
+        "EndpointConfiguration": { "Url": "http://127.0.0.1:$(cat "$T_TMP/web.port")/", "Name": "recv" },
+        "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "S3BackupMode": "FailedDataOnly",
+        "S3Configuration": { "BucketARN": "arn:aws:s3:::test-bucket", "Prefix": "hcw/", "CompressionFormat": "UNCOMPRESSED" },
+        "ProcessingConfiguration": { "Enabled": true, "Processors": [
+          { "Type": "Decompression", "Parameters": [ $(param CompressionFormat GZIP) ] },
+          { "Type": "CloudWatchLogProcessing", "Parameters": [ $(param DataMessageExtraction true) ] } ] } } },
     { "DeliveryStreamName": "cwl", "ExtendedS3DestinationConfiguration": { "BucketARN": "arn:aws:s3:::test-bucket",
         "Prefix": "logs/", "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
         "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED",
@@ -242,5 +253,23 @@ PY
 wait_for 20 "$PY" "$T_TMP/check_cw.py" "$S3_DIR" "$T_TMP/cw" >/dev/null 2>&1
 "$PY" "$T_TMP/check_cw.py" "$S3_DIR" "$T_TMP/cw" || fail "cwl: delivered messages or decompression-failed output differ"
 log "cwl: messages extracted byte for byte, CONTROL_MESSAGE dropped, bad gzip in decompression-failed"
+
+# ---- hcw: the same envelopes to an HTTP endpoint, one record per message ----
+put_files hcw "$T_TMP"/cw/r*
+cat >"$T_TMP/check_hcw.py" <<'PY'
+import base64, glob, json, sys
+out, src, s3 = sys.argv[1], sys.argv[2], sys.argv[3]
+got = [base64.b64decode(r) for l in open(out) if l.strip() for r in json.loads(l)["records"]
+       if json.loads(l)["status"] == 200]
+want = [m for m in open(src + "/want", "rb").read().split(b"\n") if m]
+assert sorted(got) == sorted(want), (got[:4], want[:4])
+docs = [json.loads(l) for p in glob.glob(s3 + "/test-bucket/hcw/decompression-failed/**/*._S3rver_object", recursive=True)
+        for l in open(p, "rb") if l.strip()]
+assert [base64.b64decode(d["rawData"]) for d in docs] == [open(src + "/r4", "rb").read()], docs
+PY
+wait_for 20 "$PY" "$T_TMP/check_hcw.py" "$T_TMP/web.jsonl" "$T_TMP/cw" "$S3_DIR" >/dev/null 2>&1
+"$PY" "$T_TMP/check_hcw.py" "$T_TMP/web.jsonl" "$T_TMP/cw" "$S3_DIR" ||
+    fail "hcw: records at the HTTP endpoint or decompression-failed in the backup bucket differ"
+log "hcw: one HTTP record per log message; bad gzip in the backup bucket's decompression-failed"
 kill -0 "$FH_PID" || fail "firehosed died"
-result "de-aggregation + jq partitions, Lua + jq keys, active-partition cap, CloudWatch Logs extraction: all byte for byte"
+result "de-aggregation + jq partitions, Lua + jq keys, active-partition cap, CloudWatch Logs extraction to S3 and an HTTP endpoint: all byte for byte"
