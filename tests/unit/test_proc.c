@@ -293,7 +293,8 @@ static void test_deagg_thousand(void **state)
 
     (void)state;
     for (int i = 0; i < 1000; i++)
-        o += (size_t)snprintf(big + o, 1000 * 32 - o, "{\"n\":%d}%s", i, i % 2 ? "\n" : "");
+        o += (size_t)snprintf(big + o, 1000 * 32 - o, "{\"n\":%d}%s", i,
+                              i % 2 ? "\n" : "");
     recs[0] = big;
     lens[0] = o;
     recs[1] = "{\"after\":1}";
