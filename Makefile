@@ -10,10 +10,11 @@ CONFIG  ?= config/local.json
 
 PKGS_BUILD = build-essential pkg-config zlib1g-dev libssl-dev \
              libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev \
-             liblua5.4-dev lua-cjson libsnappy-dev libcmocka-dev
+             liblua5.4-dev lua-cjson libsnappy-dev libcmocka-dev \
+             libjq-dev
 PKGS_TEST  = awscli python3 python3-snappy unzip curl ca-certificates procps \
              chromium python3-prometheus-client \
-             openssl clang libclang-rt-14-dev
+             openssl clang libclang-rt-14-dev jq
 # node and npm come from tests/integration/peers-install.sh: Debian's, unless
 # a node with its own npm (NodeSource's, which conflicts with Debian's npm)
 # is there already.
@@ -29,7 +30,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD   := $(BUILD)-san
 endif
 LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
-           -llua5.4 -pthread
+           -llua5.4 -ljq -pthread
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
@@ -44,7 +45,8 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            destinations/reasons.c \
            destinations/local.c destinations/s3.c destinations/sink.c \
            destinations/http.c destinations/opensearch.c \
-           transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c
+           transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c \
+           transforms/jtok.c transforms/jqx.c transforms/proc.c
 MAIN_SRC = delivery/main.c
 # The file-tailing agent (a second binary): its own sources plus the shared
 # SigV4, credentials, HTTP client and base helpers.
@@ -52,7 +54,7 @@ AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             agent/tail.c agent/ship.c delivery/sigv4.c delivery/awscred.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
 UNIT_TESTS = cfg spool quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
-             auth connguard http_dest opensearch xform control \
+             auth connguard http_dest opensearch xform control jqx proc \
              agent_cfg agent_ckpt agent_lines agent_tail agent_ship
 BENCH_SRC = tests/bench/loadgen.c
 
@@ -93,14 +95,17 @@ $(BUILD)/delivery/dash.o: CFLAGS += -I$(BUILD)/gen
 $(BUILD)/transforms/%.o: CFLAGS += -I/usr/include/lua5.4
 
 # Each unit test links its module and what that module needs, nothing else.
+JQX_SRC        = transforms/jqx.c transforms/jtok.c
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
-TEST_cfg_SRC     = config/cfg.c destinations/keys.c
+TEST_cfg_SRC     = config/cfg.c destinations/keys.c $(JQX_SRC)
+TEST_jqx_SRC     = $(JQX_SRC)
+TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c
 TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c config/cfg.c \
-                   destinations/keys.c
+                   destinations/keys.c $(JQX_SRC)
 TEST_awscred_SRC = delivery/awscred.c
 TEST_keys_SRC    = destinations/keys.c
 TEST_codec_SRC   = destinations/codec.c
@@ -114,10 +119,10 @@ TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
                    transforms/xform_lib.c delivery/errdoc.c
 TEST_http_dest_SRC = destinations/http.c destinations/reasons.c delivery/httpc.c config/cfg.c \
-                   destinations/keys.c tests/fakes/fake_httpd.c
+                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_opensearch_SRC = destinations/opensearch.c destinations/reasons.c delivery/httpc.c \
                    delivery/sigv4.c delivery/awscred.c config/cfg.c \
-                   destinations/keys.c tests/fakes/fake_httpd.c
+                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_control_SRC = $(filter-out delivery/main.c,$(CORE_SRC))
@@ -137,20 +142,21 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
 
 # libFuzzer targets (clang), never part of make test:
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="jscan auth"]
-FUZZ_TARGETS ?= jscan cfg auth spool keys xform
+FUZZ_TARGETS ?= jscan cfg auth spool keys xform jqx
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined \
                 $(filter-out -O2 -g -MMD -MP,$(CFLAGS))
 FUZZ_jscan_SRC = delivery/jscan.c
-FUZZ_cfg_SRC   = config/cfg.c destinations/keys.c
+FUZZ_cfg_SRC   = config/cfg.c destinations/keys.c $(JQX_SRC)
 FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
 FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
 FUZZ_keys_SRC  = destinations/keys.c
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c
 build-fuzz/fuzz_xform: FUZZ_CFLAGS += -I/usr/include/lua5.4
+FUZZ_jqx_SRC   = transforms/proc.c $(JQX_SRC)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(sort $(BASE_SRC) $$(FUZZ_$$*_SRC))
 	@mkdir -p build-fuzz
@@ -168,11 +174,16 @@ XFORM_BENCH_SRC = tests/bench/xform_bench.c transforms/xform.c \
 $(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+PROC_BENCH_SRC = tests/bench/proc_bench.c transforms/proc.c $(JQX_SRC) \
+                 $(BASE_SRC)
+$(BUILD)/proc_bench: $(PROC_BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
                  destinations/http.c destinations/opensearch.c \
                  destinations/reasons.c \
                  delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
-                 config/cfg.c destinations/keys.c $(BASE_SRC)
+                 config/cfg.c destinations/keys.c $(JQX_SRC) $(BASE_SRC)
 $(BUILD)/dest_bench: $(DEST_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -222,7 +233,7 @@ valgrind: $(UNIT_BIN)
 	  valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
 
 bench: deps-test firehosed $(BUILD)/loadgen $(BUILD)/xform_bench \
-       $(BUILD)/dest_bench
+       $(BUILD)/dest_bench $(BUILD)/proc_bench
 	@bash tests/bench/run.sh $(BUILD)/loadgen
 
 # Issue 9's suite: pipelines 1-5 against measured limits (about 8 minutes

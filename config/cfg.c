@@ -17,6 +17,7 @@
 #include "../delivery/err.h"
 #include "../delivery/util.h"
 #include "../destinations/keys.h"
+#include "../transforms/jqx.h"
 
 #define CFG_PATH_MAX 320
 
@@ -914,17 +915,141 @@ static const char *const lua_params[] = {
     "ScriptName", "NumberOfRetries", NULL
 };
 static const char *const no_params[] = { NULL };
+static const char *const deagg_params[] = {
+    "SubRecordType", "Delimiter", NULL
+};
+static const char *const jq_params[] = {
+    "MetadataExtractionQuery", "JsonParsingEngine", NULL
+};
+static const char *const gzip_params[] = { "CompressionFormat", NULL };
+static const char *const cwl_params[] = { "DataMessageExtraction", NULL };
+
+/* Standard base64 with padding into 'out' (n * 3 / 4 bytes); the length,
+ * or -1 when 's' is not base64. */
+static long b64_decode(const char *s, unsigned char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+                              "uvwxyz0123456789+/";
+    size_t n = strlen(s), o = 0;
+
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            const char *c = s[i + k] ? strchr(tab, s[i + k]) : NULL;
+            if (s[i + k] == '=' && i + 4 == n && k >= 2 &&
+                (k == 3 || s[i + 3] == '=')) {
+                pad++;
+                v <<= 6;
+                continue;
+            }
+            if (c == NULL || pad)
+                return -1;
+            v = v << 6 | (unsigned)(c - tab);
+        }
+        out[o++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(v >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)v;
+    }
+    return (long)o;
+}
+
+/* RecordDeAggregation: SubRecordType JSON, or DELIMITED with a base64
+ * Delimiter. */
+static void deagg_params_read(struct cfg_walk *w, const char *p,
+                              json_t *params, struct cfg_processing *pc)
+{
+    const char *t = param(w, p, params, "SubRecordType");
+    const char *d = param(w, p, params, "Delimiter");
+    unsigned char *out;
+    long n;
+
+    check_params(w, p, params, deagg_params);
+    if (t == NULL) {
+        add_err(w, p, "RecordDeAggregation needs a SubRecordType parameter "
+                "(JSON or DELIMITED)");
+        return;
+    }
+    if (strcmp(t, "JSON") == 0) {
+        pc->deagg = CFG_DEAGG_JSON;
+        if (d != NULL)
+            add_err(w, p, "Delimiter is only for SubRecordType DELIMITED");
+        return;
+    }
+    if (strcmp(t, "DELIMITED") != 0) {
+        add_err(w, p, "SubRecordType \"%s\" must be JSON or DELIMITED", t);
+        return;
+    }
+    pc->deagg = CFG_DEAGG_DELIMITED;
+    if (d == NULL) {
+        add_err(w, p, "SubRecordType DELIMITED needs a Delimiter parameter "
+                "(base64, e.g. \"IyMjIw==\" for ####)");
+        return;
+    }
+    if ((out = malloc(strlen(d) / 4 * 3 + 1)) == NULL) {
+        add_err(w, p, "out of memory");
+        return;
+    }
+    if ((n = b64_decode(d, out)) <= 0) {
+        add_err(w, p, "Delimiter \"%s\" is not base64 of at least one byte "
+                "(\"IyMjIw==\" is ####)", d);
+        free(out);
+        return;
+    }
+    free(pc->deagg_delim);
+    pc->deagg_delim = out;
+    pc->deagg_delim_len = (size_t)n;
+}
+
+/* MetadataExtraction: the query must compile with jq 1.6 now, not at the
+ * first record. */
+static void jq_params_read(struct cfg_walk *w, const char *p, json_t *params,
+                           struct cfg_processing *pc)
+{
+    const char *q = param(w, p, params, "MetadataExtractionQuery");
+    const char *eng = param(w, p, params, "JsonParsingEngine");
+    struct err e = { 0, "" };
+    struct jqx *x;
+
+    check_params(w, p, params, jq_params);
+    if (eng == NULL)
+        add_err(w, p, "MetadataExtraction needs JsonParsingEngine \"JQ-1.6\"");
+    else if (strcmp(eng, "JQ-1.6") != 0)
+        add_err(w, p, "JsonParsingEngine \"%s\" must be \"JQ-1.6\" (exactly)",
+                eng);
+    if (q == NULL) {
+        add_err(w, p, "MetadataExtraction needs a MetadataExtractionQuery "
+                "parameter (a jq object, e.g. {customer_id: .customer_id})");
+        return;
+    }
+    if ((x = jqx_new(q, &e)) == NULL) {
+        add_err(w, p, "MetadataExtractionQuery does not compile: %s", e.msg);
+        return;
+    }
+    jqx_free(x);
+    set_str(w, p, &pc->jq_query, q);
+}
 
 /* Processors: [{Type, Parameters: [{ParameterName, ParameterValue}]}].
- * Lua stands in for Firehose's Lambda; the other built-in types come with
- * issue 12. Firehose runs the listed processors unless Enabled is false. */
+ * Lua stands in for Firehose's Lambda. Whatever the order listed, they run
+ * in Firehose's fixed order (struct cfg_processing). Firehose runs the
+ * listed processors unless Enabled is false. */
 static void processing_finish(struct cfg_walk *w, const char *path,
                               json_t *obj, void *dst)
 {
+    static const char *const types[] = {
+        "Lua", "AppendDelimiterToRecord", "RecordDeAggregation",
+        "MetadataExtraction", "Decompression", "CloudWatchLogProcessing",
+        NULL
+    };
     struct cfg_processing *pc = dst;
     json_t *procs, *it;
     char p[CFG_PATH_MAX];
-    size_t i;
+    size_t i, seen[6] = { 0 };
 
     if (pc == NULL || obj == NULL)
         return;
@@ -940,6 +1065,7 @@ static void processing_finish(struct cfg_walk *w, const char *path,
         const char *ts, *v;
         const char *key;
         void *iter;
+        size_t t;
 
         snprintf(p, sizeof(p), "%s.Processors[%zu]", path, i);
         if (!json_is_object(it) || !json_is_string(type)) {
@@ -952,6 +1078,13 @@ static void processing_finish(struct cfg_walk *w, const char *path,
                 add_err(w, p, "unknown key \"%s\"", key);
         }
         type = json_object_get(it, "Type");
+        ts = json_string_value(type);
+        for (t = 0; types[t] != NULL && strcmp(types[t], ts) != 0; t++)
+            ;
+        if (types[t] != NULL && seen[t]++ > 0) {
+            add_err(w, p, "only one %s processor per stream", ts);
+            continue;
+        }
         if (params == NULL)
             params = json_array();
         else
@@ -961,12 +1094,9 @@ static void processing_finish(struct cfg_walk *w, const char *path,
             json_decref(params);
             continue;
         }
-        ts = json_string_value(type);
         if (strcmp(ts, "Lua") == 0) {
             check_params(w, p, params, lua_params);
-            if (pc->lua_script != NULL) {
-                add_err(w, p, "only one Lua processor per stream");
-            } else if ((v = param(w, p, params, "ScriptName")) == NULL) {
+            if ((v = param(w, p, params, "ScriptName")) == NULL) {
                 add_err(w, p, "the Lua processor needs a ScriptName "
                         "parameter (a file in the transforms directory)");
             } else if (strchr(v, '/') != NULL || v[0] == '.') {
@@ -987,22 +1117,44 @@ static void processing_finish(struct cfg_walk *w, const char *path,
         } else if (strcmp(ts, "AppendDelimiterToRecord") == 0) {
             check_params(w, p, params, no_params);
             pc->append_delimiter = 1;
+        } else if (strcmp(ts, "RecordDeAggregation") == 0) {
+            deagg_params_read(w, p, params, pc);
+        } else if (strcmp(ts, "MetadataExtraction") == 0) {
+            jq_params_read(w, p, params, pc);
+        } else if (strcmp(ts, "Decompression") == 0) {
+            check_params(w, p, params, gzip_params);
+            v = param(w, p, params, "CompressionFormat");
+            if (v == NULL || strcmp(v, "GZIP") != 0)
+                add_err(w, p, "Decompression needs CompressionFormat "
+                        "\"GZIP\"%s%s%s", v ? " (not \"" : "", v ? v : "",
+                        v ? "\")" : "");
+            else
+                pc->gzip = 1;
+        } else if (strcmp(ts, "CloudWatchLogProcessing") == 0) {
+            check_params(w, p, params, cwl_params);
+            v = param(w, p, params, "DataMessageExtraction");
+            if (v == NULL || (strcmp(v, "true") != 0 &&
+                              strcmp(v, "false") != 0))
+                add_err(w, p, "CloudWatchLogProcessing needs "
+                        "DataMessageExtraction \"true\" or \"false\"");
+            else
+                pc->cw_extract = strcmp(v, "true") == 0;
+            pc->cw_logs = 1;
         } else if (strcmp(ts, "Lambda") == 0) {
             add_err(w, p, "Type Lambda: this server runs Lua scripts "
                     "instead; use {\"Type\": \"Lua\", \"Parameters\": "
                     "[{\"ParameterName\": \"ScriptName\", "
                     "\"ParameterValue\": \"name.lua\"}]}");
-        } else if (strcmp(ts, "RecordDeAggregation") == 0 ||
-                   strcmp(ts, "MetadataExtraction") == 0 ||
-                   strcmp(ts, "Decompression") == 0 ||
-                   strcmp(ts, "CloudWatchLogProcessing") == 0) {
-            add_err(w, p, "processor Type %s is not supported yet", ts);
         } else {
             add_err(w, p, "unknown processor Type \"%s\" (Lua, "
-                    "AppendDelimiterToRecord)", ts);
+                    "RecordDeAggregation, MetadataExtraction, Decompression, "
+                    "CloudWatchLogProcessing, AppendDelimiterToRecord)", ts);
         }
         json_decref(params);
     }
+    if (pc->cw_logs && !pc->gzip)
+        add_err(w, path, "CloudWatchLogProcessing needs a Decompression "
+                "processor (CompressionFormat GZIP)");
 }
 
 static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
@@ -1017,11 +1169,30 @@ static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
     if (s3->bucket_arn != NULL &&
         (bucket = bucket_of(s3->bucket_arn)) != NULL)
         set_str(w, path, &s3->bucket, bucket);
+    if (s3->max_active_partitions == 0)
+        s3->max_active_partitions = 500;
+    if (s3->processing.jq_query != NULL && !s3->dynamic_partitioning)
+        add_err(w, path, "a MetadataExtraction processor needs "
+                "DynamicPartitioningConfiguration.Enabled true");
     if (s3->dynamic_partitioning) {
-        if (s3->processing.lua_script == NULL || !s3->processing.enabled)
+        const struct cfg_processing *pc = &s3->processing;
+        const char *pre = s3->prefix ? s3->prefix : "";
+
+        if (!pc->enabled || (pc->lua_script == NULL && pc->jq_query == NULL))
             add_err(w, path, "DynamicPartitioningConfiguration needs an "
-                    "enabled Lua processor whose script returns partition "
-                    "keys (!{partitionKeyFromLambda:name})");
+                    "enabled MetadataExtraction processor "
+                    "(!{partitionKeyFromQuery:name}) or Lua processor whose "
+                    "script returns partition keys "
+                    "(!{partitionKeyFromLambda:name})");
+        if (strstr(pre, "partitionKeyFromQuery:") != NULL &&
+            (pc->jq_query == NULL || !pc->enabled))
+            add_err(w, path, "Prefix uses !{partitionKeyFromQuery:...}: it "
+                    "needs an enabled MetadataExtraction processor");
+        if ((strstr(pre, "partitionKeyFromLambda:") != NULL ||
+             strstr(pre, "partitionKeyFromLua:") != NULL) &&
+            (pc->lua_script == NULL || !pc->enabled))
+            add_err(w, path, "Prefix uses !{partitionKeyFromLambda:...}: it "
+                    "needs an enabled Lua processor");
         if (s3->buffering.interval_s == 0)
             add_err(w, path, "BufferingHints.IntervalInSeconds can't be 0 "
                     "when dynamic partitioning is enabled");
@@ -1403,8 +1574,14 @@ static const struct cfg_field retry_fields[] = {
 };
 static const struct cfg_shape retry_shape = { retry_fields, 0, NULL };
 
+/* The struct is cfg_s3 seen from its dynamic_partitioning member. */
 static const struct cfg_field partitioning_fields[] = {
     { .name = "Enabled", .type = CFG_BOOL },
+    { .name = "MaxActivePartitions", .type = CFG_INT,
+      .offset = offsetof(struct cfg_s3, max_active_partitions) -
+                offsetof(struct cfg_s3, dynamic_partitioning),
+      .min = 1, .max = 100000,
+      .help = "ours: partitions one batch may open, default 500" },
     { .name = "RetryOptions", .type = CFG_OBJ, .flags = CFG_NOSTORE,
       .sub = &retry_shape },
     { 0 }
@@ -1939,6 +2116,8 @@ static void s3_conf_release(struct cfg_s3 *s)
     free(s->file_extension);
     free(s->custom_time_zone);
     free(s->processing.lua_script);
+    free(s->processing.jq_query);
+    free(s->processing.deagg_delim);
 }
 
 static void free_secret(char *s)
@@ -1991,6 +2170,8 @@ static void stream_release(struct cfg_stream *st)
     free(st->s3.file_extension);
     free(st->s3.custom_time_zone);
     free(st->s3.processing.lua_script);
+    free(st->s3.processing.jq_query);
+    free(st->s3.processing.deagg_delim);
     free(st->s3.kms_key_arn);
     free(st->s3.sse);
     free(st->s3.storage_class);

@@ -43,11 +43,24 @@ struct cfg_buffering {
     int interval_s;         /* 0-900, default 300 */
 };
 
+enum cfg_deagg {
+    CFG_DEAGG_NONE = 0,
+    CFG_DEAGG_JSON,         /* SubRecordType JSON */
+    CFG_DEAGG_DELIMITED     /* SubRecordType DELIMITED */
+};
+
 /* ProcessingConfiguration, in Firehose's fixed order of stages. */
 struct cfg_processing {
     int enabled;            /* Enabled (default true when Processors given) */
+    int gzip;               /* Decompression, CompressionFormat GZIP */
+    int cw_logs;            /* CloudWatchLogProcessing */
+    int cw_extract;         /* its DataMessageExtraction is "true" */
+    enum cfg_deagg deagg;   /* RecordDeAggregation */
+    unsigned char *deagg_delim; /* DELIMITED: Delimiter, base64-decoded */
+    size_t deagg_delim_len;
     char *lua_script;       /* Lua processor's ScriptName; NULL = none */
     int lua_retries;        /* its NumberOfRetries, 0-300, default 3 */
+    char *jq_query;         /* MetadataExtraction's query; NULL = none */
     int append_delimiter;   /* AppendDelimiterToRecord: '\n' after each */
 };
 
@@ -67,6 +80,8 @@ struct cfg_s3 {
     char *custom_time_zone; /* "" when absent: UTC */
     struct cfg_processing processing;
     int dynamic_partitioning;   /* DynamicPartitioningConfiguration.Enabled */
+    int max_active_partitions;  /* ours: its MaxActivePartitions, default
+                                 * 500: partitions open per batch */
     int source_backup;      /* Extended S3 S3BackupMode Enabled: every
                              * source record also to S3BackupConfiguration
                              * (kept in cfg_stream.backup) */

@@ -12,6 +12,8 @@
 #include "../destinations/dest.h"
 #include "../destinations/keys.h"
 #include "../destinations/sink.h"
+#include "../transforms/jqx.h"
+#include "../transforms/proc.h"
 #include "../transforms/xform.h"
 #include "errdoc.h"
 #include "log.h"
@@ -30,15 +32,24 @@
  * every batch. */
 /* A record as it will be stored: original or transformed bytes. */
 struct view {
-    const unsigned char *data;
+    const unsigned char *data;      /* NULL: not stored (dropped, failed) */
     size_t len;
     int32_t next;                   /* next record of the same group */
+    size_t keys_off, keys_len;      /* partition keys, in w->qkeys with
+                                     * MetadataExtraction, else in the Lua
+                                     * arena */
 };
+
+/* The error outputs a batch can produce, with Firehose's error types. */
+enum { ERROUT_PROCESSING, ERROUT_PARTITIONING, ERROUT_DEST,
+       ERROUT_DECOMPRESSION, ERROUT_ACTIVE_PARTITION, ERROUT_N };
 
 /* Records that share partition keys (all of them without dynamic
  * partitioning) make one object. */
 struct group {
-    const char *keys;               /* "name\0value\0"..., in the arena */
+    const char *keys;               /* "name\0value\0"..., in the arena; with
+                                     * MetadataExtraction Lua's, "\0", the
+                                     * query's */
     size_t keys_len;
     int32_t head, tail;
     uint32_t count;
@@ -56,6 +67,10 @@ struct worker {
     struct sink *sink;              /* compresses and stores objects */
 
     /* Processing; all reused from batch to batch. */
+    struct proc *proc;              /* NULL: no built-in pre-Lua stage */
+    struct proc_list list;          /* the batch's records after them */
+    struct jqx *jq;                 /* NULL: no MetadataExtraction */
+    struct buf qkeys;               /* partition keys with MetadataExtraction */
     struct xform *xf;               /* NULL: no Lua processor */
     struct xform_in *xin;
     struct xform_out *xout;
@@ -65,9 +80,9 @@ struct worker {
     size_t cap;                     /* records the arrays above hold */
     struct group *groups;           /* one object per partition */
     size_t n_groups, groups_cap;
-    struct buf errdocs[3];          /* error outputs, NDJSON */
-    uint32_t n_errdocs[3];
-    int64_t err_oldest_ms[3];
+    struct buf errdocs[ERROUT_N];   /* error outputs, NDJSON */
+    uint32_t n_errdocs[ERROUT_N];
+    int64_t err_oldest_ms[ERROUT_N];
 
     /* Record destinations (HTTP endpoint, OpenSearch) and their backup
      * bucket (S3Configuration), which also takes their error outputs. */
@@ -112,13 +127,17 @@ static void worker_release(struct worker *w)
     spool_data_release(&w->data);
     sink_free(w->sink);
     xform_free(w->xf);
+    proc_free(w->proc);
+    proc_list_release(&w->list);
+    jqx_free(w->jq);
+    buf_release(&w->qkeys);
     free(w->xin);
     free(w->xout);
     free(w->ids);
     buf_release(&w->arena);
     free(w->views);
     free(w->groups);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < ERROUT_N; k++)
         buf_release(&w->errdocs[k]);
     dest_free(w->backup);
     codec_free(w->bcodec);
@@ -207,6 +226,13 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
             if (w->bcodec == NULL || (w->bsink = sink_new(e)) == NULL)
                 goto fail;
         }
+        if (proc_wanted(&cfg->s3.processing) &&
+            (w->proc = proc_new(&cfg->s3.processing, e)) == NULL)
+            goto fail;
+        if (cfg->s3.processing.enabled && cfg->s3.processing.jq_query &&
+            cfg->s3.dynamic_partitioning &&
+            (w->jq = jqx_new(cfg->s3.processing.jq_query, e)) == NULL)
+            goto fail;
         if (stream_uses_lua(cfg)) {
             struct xform_limits lim = {
                 .instructions = svc->lua_instructions,
@@ -325,9 +351,6 @@ static int64_t backoff_ms(unsigned attempt)
     return d * (850 + (int64_t)(r % 301)) / 1000;
 }
 
-/* The error outputs a batch can produce, with Firehose's error types. */
-enum { ERROUT_PROCESSING, ERROUT_PARTITIONING, ERROUT_DEST, ERROUT_N };
-
 /* The error type of an error output: the !{firehose:error-output-type}
  * value and the folder. */
 static const char *errout_type(const struct cfg_stream *cfg, int kind)
@@ -337,6 +360,10 @@ static const char *errout_type(const struct cfg_stream *cfg, int kind)
     if (kind == ERROUT_PARTITIONING)
         /* Firehose's name for this folder is not documented (§4.5). */
         return "partitioning-failed";
+    if (kind == ERROUT_DECOMPRESSION)
+        return "decompression-failed";
+    if (kind == ERROUT_ACTIVE_PARTITION)
+        return "activePartitionExceeded";
     if (cfg->dest_kind == CFG_DEST_HTTP)
         return "http-endpoint-failed";
     return cfg->os.elasticsearch ? "elasticsearch-failed"
@@ -395,9 +422,10 @@ nomem:
 
 /* The group for these partition keys, made if new. Groups are few (one
  * without dynamic partitioning), and consecutive records tend to share
- * keys, so the last group found is tried first. */
+ * keys, so the last group found is tried first. NULL with ERR_FULL when a
+ * new group would pass 'max' (MaxActivePartitions). */
 static struct group *find_group(struct worker *w, const char *keys,
-                                size_t len, struct err *e)
+                                size_t len, size_t max, struct err *e)
 {
     struct group *g;
 
@@ -405,6 +433,11 @@ static struct group *find_group(struct worker *w, const char *keys,
         g = &w->groups[i];
         if (g->keys_len == len && (len == 0 || memcmp(g->keys, keys, len) == 0))
             return g;
+    }
+    if (w->n_groups >= max) {
+        err_set(e, ERR_FULL, "the batch already has %zu partitions "
+                "(MaxActivePartitions)", max);
+        return NULL;
     }
     if (w->n_groups == w->groups_cap) {
         size_t cap = w->groups_cap ? w->groups_cap * 2 : 8;
@@ -440,7 +473,9 @@ static int add_errdoc(struct worker *w, int kind, int64_t arrival_ms,
         .ending_ms = util_now_ms(),
         .raw = raw,
         .raw_len = raw_len,
-        .lambda_arn = kind == ERROUT_PROCESSING ? pc->lua_script : NULL,
+        /* Only the Lua transform's failures name a "function". */
+        .lambda_arn = kind == ERROUT_PROCESSING && strncmp(code, "Lua.", 4)
+                      == 0 ? pc->lua_script : NULL,
         .extra = extra,
     };
 
@@ -452,28 +487,119 @@ static int add_errdoc(struct worker *w, int kind, int64_t arrival_ms,
     return 0;
 }
 
-/* Run the processors over the batch read into w->data and sort what is
- * left into groups (objects) and error documents. */
+/* A record of the processed list: when it arrived. */
+static int64_t rec_arrival(const struct worker *w, size_t i)
+{
+    return w->data.recs[w->list.r[i].src].arrival_ms;
+}
+
+/* proc_run()'s failures: into the error output, the record as it came. */
+static int proc_failed(void *arg, const struct proc_rec *r,
+                       enum proc_fail_kind kind, const char *code,
+                       const char *msg)
+{
+    struct worker *w = arg;
+    struct err e = { 0, "" };
+
+    return add_errdoc(w, kind == PROC_FAIL_DECOMPRESSION
+                         ? ERROUT_DECOMPRESSION : ERROUT_PROCESSING,
+                      w->data.recs[r->src].arrival_ms, r->raw, r->raw_len,
+                      1, code, msg, strlen(msg), NULL, &e);
+}
+
+/* The built-in stages before Lua (decompression, CloudWatch Logs,
+ * de-aggregation): w->list is the batch's records after them. */
+static int pre_stages(struct worker *w, struct err *e)
+{
+    struct stream *st = w->st;
+    size_t n = w->data.n;
+    struct proc_stats ps;
+
+    if (proc_list_reserve(&w->list, n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct proc_rec *r = &w->list.r[i];
+        r->data = r->raw = w->data.recs[i].data;
+        r->len = r->raw_len = w->data.recs[i].len;
+        r->src = (uint32_t)i;
+        r->sub = 0;
+    }
+    w->list.n = n;
+    if (w->proc == NULL)
+        return 0;
+    if (proc_run(w->proc, &w->list, proc_failed, w, &ps, e) != 0)
+        return -1;
+    /* CONTROL_MESSAGE envelopes are dropped on purpose, like a Dropped
+     * result; failures are processing failures. */
+    metrics_add(&st->m.xform_dropped, ps.control_messages);
+    metrics_add(&st->m.xform_failed, ps.failed);
+    return 0;
+}
+
+/* MetadataExtraction over one record's (transformed) bytes: its keys, with
+ * Lua's first, go to w->qkeys. 0, 1 (failed: error document written), -1. */
+static int extract_keys(struct worker *w, size_t i, struct view *v,
+                        const char *lkeys, size_t lkeys_len, struct err *e)
+{
+    char msg[512];
+    size_t start = w->qkeys.len;
+    int rc;
+
+    if ((lkeys_len > 0 &&
+         buf_append(&w->qkeys, lkeys, lkeys_len, e) != 0) ||
+        buf_append(&w->qkeys, "", 1, e) != 0)
+        return -1;
+    rc = jqx_eval(w->jq, v->data, v->len, &w->qkeys, msg, sizeof(msg), e);
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
+        w->qkeys.len = start;
+        if (add_errdoc(w, ERROUT_PARTITIONING, rec_arrival(w, i),
+                       w->list.r[i].raw, w->list.r[i].raw_len, 1,
+                       "DynamicPartitioning.MetadataExtractionFailed", msg,
+                       strlen(msg), NULL, e) != 0)
+            return -1;
+        return 1;
+    }
+    v->keys_off = start;
+    v->keys_len = w->qkeys.len - start;
+    return 0;
+}
+
+/* Run the processors over the batch read into w->data, in Firehose's
+ * order (decompression, CloudWatch Logs, de-aggregation, Lua, metadata
+ * extraction; the delimiter is the sink's), and sort what is left into
+ * groups (objects) and error documents. */
 static int process(struct worker *w, struct err *e)
 {
     struct stream *st = w->st;
     const struct cfg_s3 *d = &st->cfg->s3;
-    size_t n = w->data.n;
+    size_t n;
     uint64_t inc = spool_incarnation(st->spool);
     uint64_t ok = 0, dropped = 0, failed = 0;
+    size_t max_groups = d->dynamic_partitioning
+                        ? (size_t)d->max_active_partitions : SIZE_MAX;
+    const unsigned char *kbase;
 
-    if (reserve_records(w, n, e) != 0)
-        return -1;
     w->n_groups = 0;
+    w->qkeys.len = 0;
     for (int k = 0; k < ERROUT_N; k++) {
         w->errdocs[k].len = 0;
         w->n_errdocs[k] = 0;
         w->err_oldest_ms[k] = 0;
     }
+    if (pre_stages(w, e) != 0)
+        return -1;
+    n = w->list.n;
+    if (reserve_records(w, n, e) != 0)
+        return -1;
     for (size_t i = 0; w->ids != NULL && i < n; i++) {
         char *id = w->ids + 33 * i;
-        uint64_t v[2] = { inc, w->data.recs[i].seq };
-        /* The same 32 hex digits the producer got as RecordId. */
+        const struct proc_rec *r = &w->list.r[i];
+        /* The same 32 hex digits the producer got as RecordId; a
+         * sub-record's differ in the top bits of the first half. */
+        uint64_t v[2] = { inc ^ ((uint64_t)r->sub << 40),
+                          w->data.recs[r->src].seq };
         for (int h = 0; h < 2; h++)
             for (int j = 15; j >= 0; j--, v[h] >>= 4)
                 id[16 * h + j] = "0123456789abcdef"[v[h] & 15];
@@ -483,11 +609,11 @@ static int process(struct worker *w, struct err *e)
         int64_t t0 = util_mono_us();
         uint64_t us;
         for (size_t i = 0; i < n; i++) {
-            const struct spool_rec *r = &w->data.recs[i];
+            const struct proc_rec *r = &w->list.r[i];
             w->xin[i].id = w->ids + 33 * i;
             w->xin[i].data = r->data;
             w->xin[i].len = r->len;
-            w->xin[i].arrival_ms = r->arrival_ms;
+            w->xin[i].arrival_ms = rec_arrival(w, i);
             w->xin[i].kinesis = NULL;
         }
         if (xform_run(w->xf, w->xin, n, w->xout, &w->arena, e) != 0)
@@ -497,13 +623,16 @@ static int process(struct worker *w, struct err *e)
         metrics_add(&st->m.xform_us, us);
         prom_hist_observe_us(&st->m.processing_duration, us);
     }
+    /* First what each record becomes and its keys (w->qkeys may move
+     * while it grows), then the groups. */
     for (size_t i = 0; i < n; i++) {
-        const struct spool_rec *r = &w->data.recs[i];
+        const struct proc_rec *r = &w->list.r[i];
         struct view *v = &w->views[i];
-        const char *keys = NULL;
-        size_t klen = 0;
-        struct group *g;
+        const char *lkeys = NULL;
+        size_t lkeys_len = 0;
 
+        v->data = NULL;
+        v->keys_off = v->keys_len = 0;
         if (w->xf != NULL) {
             const struct xform_out *o = &w->xout[i];
             if (o->result == XFORM_DROPPED) {
@@ -512,8 +641,9 @@ static int process(struct worker *w, struct err *e)
             }
             if (o->result == XFORM_FAILED) {
                 failed++;
-                if (add_errdoc(w, ERROUT_PROCESSING, r->arrival_ms, r->data,
-                               r->len, o->attempts, o->error_code,
+                if (add_errdoc(w, ERROUT_PROCESSING, rec_arrival(w, i),
+                               r->raw, r->raw_len, o->attempts,
+                               o->error_code,
                                (const char *)w->arena.p + o->msg_off,
                                o->msg_len, NULL, e) != 0)
                     return -1;
@@ -523,16 +653,48 @@ static int process(struct worker *w, struct err *e)
             v->data = w->arena.p + o->data_off;
             v->len = o->data_len;
             if (d->dynamic_partitioning) {
-                keys = (const char *)w->arena.p + o->keys_off;
-                klen = o->keys_len;
+                lkeys = (const char *)w->arena.p + o->keys_off;
+                lkeys_len = o->keys_len;
+                v->keys_off = o->keys_off;
+                v->keys_len = o->keys_len;
             }
         } else {
             v->data = r->data;
             v->len = r->len;
         }
+        if (w->jq != NULL) {
+            int rc = extract_keys(w, i, v, lkeys, lkeys_len, e);
+            if (rc < 0)
+                return -1;
+            if (rc > 0)
+                v->data = NULL;
+        }
+    }
+    kbase = w->jq != NULL ? w->qkeys.p : w->arena.p;
+    for (size_t i = 0; i < n; i++) {
+        struct view *v = &w->views[i];
+        int64_t arrival = rec_arrival(w, i);
+        const char *keys = NULL;
+        struct group *g;
+
+        if (v->data == NULL)
+            continue;
+        if (v->keys_len > 0)
+            keys = (const char *)kbase + v->keys_off;
         v->next = -1;
-        if ((g = find_group(w, keys, klen, e)) == NULL)
-            return -1;
+        if ((g = find_group(w, keys, v->keys_len, max_groups, e)) == NULL) {
+            if (e->code != ERR_FULL)
+                return -1;
+            /* Memory stays bounded whatever the keys' cardinality. */
+            if (add_errdoc(w, ERROUT_ACTIVE_PARTITION, arrival,
+                           w->list.r[i].raw, w->list.r[i].raw_len, 1,
+                           "DynamicPartitioning.ActivePartitionExceeded",
+                           e->msg, strlen(e->msg), NULL, e) != 0)
+                return -1;
+            e->code = 0;
+            v->data = NULL;
+            continue;
+        }
         if (g->tail >= 0)
             w->views[g->tail].next = (int32_t)i;
         else
@@ -540,8 +702,8 @@ static int process(struct worker *w, struct err *e)
         g->tail = (int32_t)i;
         g->count++;
         g->bytes += v->len;
-        if (g->oldest_ms == 0 || r->arrival_ms < g->oldest_ms)
-            g->oldest_ms = r->arrival_ms;
+        if (g->oldest_ms == 0 || arrival < g->oldest_ms)
+            g->oldest_ms = arrival;
     }
     metrics_add(&st->m.xform_ok, ok);
     metrics_add(&st->m.xform_dropped, dropped);
@@ -679,14 +841,24 @@ static int store(struct worker *w, const struct target *t, const char *key,
     return 0;
 }
 
+/* The group's key for !{partitionKeyFrom*:name}; the worker tells how the
+ * keys are laid out. */
+struct group_keys {
+    const struct group *g;
+    int query;                      /* MetadataExtraction: Lua's, "\0",
+                                     * the query's */
+};
+
 static const char *group_key(void *arg, int from_lambda, const char *name)
 {
-    const struct group *g = arg;
+    const struct group_keys *gk = arg;
+    const struct group *g = gk->g;
 
-    /* Only the Lua transform (Lambda's stand-in) gives keys so far. */
-    if (!from_lambda || g->keys == NULL)
+    if (g->keys == NULL)
         return NULL;
-    return xform_key(g->keys, g->keys_len, name);
+    if (gk->query)
+        return jqx_key(g->keys, g->keys_len, from_lambda, name);
+    return from_lambda ? xform_key(g->keys, g->keys_len, name) : NULL;
 }
 
 static void key_ctx(struct worker *w, const struct target *t,
@@ -711,8 +883,8 @@ static int divert_group(struct worker *w, const struct group *g,
                         const char *why, struct err *e)
 {
     for (int32_t i = g->head; i >= 0; i = w->views[i].next)
-        if (add_errdoc(w, ERROUT_PARTITIONING, w->data.recs[i].arrival_ms,
-                       w->data.recs[i].data, w->data.recs[i].len, 1,
+        if (add_errdoc(w, ERROUT_PARTITIONING, rec_arrival(w, (size_t)i),
+                       w->list.r[i].raw, w->list.r[i].raw_len, 1,
                        "DynamicPartitioning.MissingPartitionKey", why,
                        strlen(why), NULL, e) != 0)
             return -1;
@@ -768,7 +940,7 @@ static int deliver_records(struct worker *w, const struct group *g,
             int32_t i = w->pidx[k];
             w->precs[k].data = w->views[i].data;
             w->precs[k].len = w->views[i].len;
-            w->precs[k].arrival_ms = w->data.recs[i].arrival_ms;
+            w->precs[k].arrival_ms = rec_arrival(w, (size_t)i);
             w->precs[k].id = w->ids + 33 * (size_t)i;
             memset(&w->res[k], 0, sizeof(w->res[k]));
             w->res[k].status = DEST_RETRY;
@@ -832,7 +1004,7 @@ static int deliver_records(struct worker *w, const struct group *g,
                      "\"esTypeName\":\"%s\"",
                      st->cfg->os.no_document_id ? "" : id,
                      st->cfg->os.type_name ? st->cfg->os.type_name : "");
-        if (add_errdoc(w, ERROUT_DEST, w->data.recs[i].arrival_ms,
+        if (add_errdoc(w, ERROUT_DEST, rec_arrival(w, (size_t)i),
                        w->views[i].data, w->views[i].len, w->tries[i],
                        code[0] ? code : "DestinationError",
                        msg, strlen(msg), extra,
@@ -860,6 +1032,7 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
     int delim = d->processing.enabled && d->processing.append_delimiter;
     struct bytes_iter bi = { NULL, 0 };
     struct sink_records brecs = { bytes_next, &bi, 0 };
+    struct group_keys gk = { NULL, w->jq != NULL };
     int rc;
 
     if (process(w, &e) != 0) {
@@ -896,8 +1069,9 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
             continue;
         }
         key_ctx(w, &t, &k, g->oldest_ms, hash);
+        gk.g = g;
         k.partition_key = group_key;
-        k.partition_arg = g;
+        k.partition_arg = &gk;
         if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0) {
             if (d->dynamic_partitioning && e.code == ERR_INVAL) {
                 if (divert_group(w, g, e.msg, &e) != 0)

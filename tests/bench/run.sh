@@ -5,8 +5,11 @@
 #   A  500 x 150-byte records per PutRecordBatch, 16 connections, fsync
 #   C  the same with 1 connection (latency view), same fsync instance
 #   B  as A with Durability "os" (a second firehosed instance)
+#   M  as B with MetadataExtraction ({level: .level}, dynamic partitioning)
 #   then xform_bench (next to LOADGEN): the Lua transform's cost per record
 #   and dest_bench: HTTP endpoint (plain, GZIP) and OpenSearch records/s
+#   and proc_bench: MetadataExtraction (path walk, libjq, strftime) and
+#   JSON de-aggregation per record, next to no processing
 #
 # Each scenario runs BENCH_RUNS times (3) for BENCH_DURATION seconds (10);
 # the medians are what to quote. After each scenario the script waits for
@@ -113,7 +116,20 @@ vm_hwm_kb() {
 
 # ---- firehosed instances -------------------------------------------------
 
-write_config() {    # write_config DIR DURABILITY
+write_config() {    # write_config DIR DURABILITY [mx]
+    local proc=""
+    # mx: MetadataExtraction (a path-only jq query) with dynamic
+    # partitioning on the loadgen's "level" field (4 partitions).
+    [ "${3:-}" = mx ] && proc=',
+        "DynamicPartitioningConfiguration": { "Enabled": true },
+        "Prefix": "level=!{partitionKeyFromQuery:level}/",
+        "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+        "ProcessingConfiguration": { "Enabled": true, "Processors": [
+          { "Type": "MetadataExtraction", "Parameters": [
+            { "ParameterName": "MetadataExtractionQuery",
+              "ParameterValue": "{level: .level}" },
+            { "ParameterName": "JsonParsingEngine",
+              "ParameterValue": "JQ-1.6" } ] } ] }'
     cat >"$1/config.json" <<EOF
 {
   "Service": {
@@ -128,7 +144,7 @@ write_config() {    # write_config DIR DURABILITY
         "Path": "$1/out",
         "BufferingHints": { "SizeInMBs": $BUFFER_MB,
                             "IntervalInSeconds": $INTERVAL },
-        "CompressionFormat": "GZIP"
+        "CompressionFormat": "GZIP"$proc
       }
     }
   ]
@@ -136,10 +152,10 @@ write_config() {    # write_config DIR DURABILITY
 EOF
 }
 
-start_fh() {    # start_fh DIR DURABILITY
+start_fh() {    # start_fh DIR DURABILITY [mx]
     mkdir -p "$1"
     PORT=$(free_port) || die "no free port"
-    write_config "$1" "$2"
+    write_config "$1" "$2" "${3:-}"
     "$FIREHOSED" --config "$1/config.json" >"$1/firehosed.log" 2>&1 &
     FH_PID=$!
     for _ in $(seq 1 100); do
@@ -331,14 +347,14 @@ verify() {  # verify DIR
     fi
 }
 
-new_instance() {    # new_instance DIR DURABILITY
+new_instance() {    # new_instance DIR DURABILITY [mx]
     SEEN=()
     DELIVERED=0
     ERROR_RECS=0
     BAD_OBJECTS=0
     ACKED=0
     LOST_UNKNOWN=0
-    start_fh "$1" "$2"
+    start_fh "$1" "$2" "${3:-}"
     say "firehosed pid $FH_PID on 127.0.0.1:$PORT, Durability $2," \
         "GZIP, BufferingHints ${BUFFER_MB} MB / ${INTERVAL} s"
 }
@@ -362,6 +378,12 @@ say "B: $CONNS connections, Durability os"
 scenario B "$TMP/os" --connections "$CONNS"
 verify "$TMP/os"
 
+new_instance "$TMP/mx" os mx
+say "M: as B with MetadataExtraction {level: .level} and dynamic partitioning"
+scenario M "$TMP/mx" --connections "$CONNS"
+verify "$TMP/mx"
+[ "$ERROR_RECS" = 0 ] || { say "  ODD: M put $ERROR_RECS records in the error output"; STATUS=1; }
+
 say "zlib baseline (one thread, same record bytes):"
 ZOUT=$("$LOADGEN" --zlib-baseline --json --batch "$BATCH" --size "$SIZE") ||
     die "loadgen --zlib-baseline failed"
@@ -373,6 +395,11 @@ say "  gzip ${ZMBS} MB/s (ratio $(jget zlib_ratio "$ZOUT"):1)," \
 XFORM_BENCH=$(dirname "$LOADGEN")/xform_bench
 if [ -x "$XFORM_BENCH" ]; then
     "$XFORM_BENCH" --batch "$BATCH" --size "$SIZE" || die "xform_bench failed"
+fi
+
+PROC_BENCH=$(dirname "$LOADGEN")/proc_bench
+if [ -x "$PROC_BENCH" ]; then
+    "$PROC_BENCH" --size "$SIZE" || die "proc_bench failed"
 fi
 
 DEST_BENCH=$(dirname "$LOADGEN")/dest_bench
@@ -387,7 +414,7 @@ FMT='  %-2s %9s %7s %7s %7s %7s %7s %6s %8s %10s %7s\n'
 printf "$FMT" "" "rec/s" "MB/s" "p50 ms" "p99 ms" "p99.9" "RSS MiB" \
     "CPU/M" "ingest/z" "deliv MB/s" "deliv/z"
 FMT='  %-2s %9.0f %7.2f %7.2f %7.2f %7.2f %7s %6s %8s %10s %7s\n'
-for s in A B C; do
+for s in A B C M; do
     d=${MED[$s.dmbs]}
     # shellcheck disable=SC2059
     printf "$FMT" \

@@ -542,10 +542,6 @@ static const struct bad_case unsupported[] = {
     { LOCAL(",'S3BackupMode':'Enabled'"),
       "S3BackupMode Enabled (source-record backup) is for "
       "ExtendedS3DestinationConfiguration only" },
-    { S3(",'ProcessingConfiguration':{'Processors':[{'Type':"
-         "'MetadataExtraction','Parameters':[]}]}"),
-      "ProcessingConfiguration.Processors[0]: processor Type "
-      "MetadataExtraction is not supported yet" },
     { S3(",'DataFormatConversionConfiguration':{}"),
       "DataFormatConversionConfiguration: DataFormatConversionConfiguration "
       "is not supported yet" },
@@ -598,7 +594,8 @@ static const struct bad_case processing_bad[] = {
     { S3(PROC("{'Type':'Lua','Extra':1}")), "unknown key \"Extra\"" },
     { S3(PROC("5")), "Processors[0]: expected {\"Type\": string" },
     { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}" DP_PREFIX),
-      "DynamicPartitioningConfiguration needs an enabled Lua processor" },
+      "DynamicPartitioningConfiguration needs an enabled MetadataExtraction "
+      "processor" },
     { S3(",'DynamicPartitioningConfiguration':{'Enabled':true}" DP_PREFIX
          PROC(LUA(SCRIPT)) ",'BufferingHints':{'SizeInMBs':64,"
          "'IntervalInSeconds':0}"), "IntervalInSeconds can't be 0" },
@@ -640,6 +637,134 @@ static void test_processing(void **state)
                       "'Processors':[" LUA(SCRIPT) "]}"));
     assert_false(c->streams[0].s3.processing.enabled);
     assert_int_equal(c->streams[0].s3.processing.lua_retries, 3);
+    cfg_free(c);
+}
+
+/* ---- the built-in processors ---- */
+
+#define PARAM(n, v) "{'ParameterName':'" n "','ParameterValue':'" v "'}"
+#define MX(q) "{'Type':'MetadataExtraction','Parameters':[" \
+    PARAM("MetadataExtractionQuery", q) "," \
+    PARAM("JsonParsingEngine", "JQ-1.6") "]}"
+#define DEAGG(params) "{'Type':'RecordDeAggregation','Parameters':[" \
+    params "]}"
+#define GZ "{'Type':'Decompression','Parameters':[" \
+    PARAM("CompressionFormat", "GZIP") "]}"
+#define CWL(v) "{'Type':'CloudWatchLogProcessing','Parameters':[" \
+    PARAM("DataMessageExtraction", v) "]}"
+#define DPQ ",'DynamicPartitioningConfiguration':{'Enabled':true}," \
+    "'Prefix':'c=!{partitionKeyFromQuery:c}/'," \
+    "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+
+static const struct bad_case builtin_bad[] = {
+    { S3(DPQ PROC("{'Type':'MetadataExtraction','Parameters':["
+                  PARAM("MetadataExtractionQuery", "{c: .c}") "]}")),
+      "Processors[0]: MetadataExtraction needs JsonParsingEngine "
+      "\"JQ-1.6\"" },
+    { S3(DPQ PROC("{'Type':'MetadataExtraction','Parameters':["
+                  PARAM("MetadataExtractionQuery", "{c: .c}") ","
+                  PARAM("JsonParsingEngine", "jq-1.6") "]}")),
+      "Processors[0]: JsonParsingEngine \"jq-1.6\" must be \"JQ-1.6\"" },
+    { S3(DPQ PROC("{'Type':'MetadataExtraction','Parameters':["
+                  PARAM("JsonParsingEngine", "JQ-1.6") "]}")),
+      "Processors[0]: MetadataExtraction needs a MetadataExtractionQuery" },
+    { S3(DPQ PROC(MX("{c: .c"))),
+      "Processors[0]: MetadataExtractionQuery does not compile: jq: error: "
+      "syntax error" },
+    { S3(DPQ PROC(MX("{c: nosuchfn}"))),
+      "MetadataExtractionQuery does not compile: jq: error: nosuchfn/0 is "
+      "not defined" },
+    { S3(DPQ PROC(MX("{c: .c}") "," MX("{c: .c}"))),
+      "Processors[1]: only one MetadataExtraction processor per stream" },
+    { S3(PROC(MX("{c: .c}"))),
+      "ExtendedS3DestinationConfiguration: a MetadataExtraction processor "
+      "needs DynamicPartitioningConfiguration.Enabled true" },
+    { S3(DPQ PROC(LUA(SCRIPT))),
+      "Prefix uses !{partitionKeyFromQuery:...}: it needs an enabled "
+      "MetadataExtraction processor" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true},"
+         "'Prefix':'c=!{partitionKeyFromLambda:c}/',"
+         "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+         PROC(MX("{c: .c}"))),
+      "Prefix uses !{partitionKeyFromLambda:...}: it needs an enabled Lua "
+      "processor" },
+    { S3(DPQ ",'ProcessingConfiguration':{'Enabled':false,'Processors':["
+         MX("{c: .c}") "]}"), "needs an enabled MetadataExtraction" },
+    { S3(PROC(DEAGG(""))), "Processors[0]: RecordDeAggregation needs a "
+      "SubRecordType parameter" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "json")))),
+      "SubRecordType \"json\" must be JSON or DELIMITED" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "DELIMITED")))),
+      "SubRecordType DELIMITED needs a Delimiter parameter" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "DELIMITED") ","
+                    PARAM("Delimiter", "####")))),
+      "Delimiter \"####\" is not base64" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "DELIMITED") ","
+                    PARAM("Delimiter", "IyMjI")))), "is not base64" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "JSON") ","
+                    PARAM("Delimiter", "IyMjIw==")))),
+      "Delimiter is only for SubRecordType DELIMITED" },
+    { S3(PROC(DEAGG(PARAM("SubRecordType", "JSON") ","
+                    PARAM("Separator", "x")))),
+      "Parameters[1]: unknown ParameterName \"Separator\"" },
+    { S3(PROC("{'Type':'Decompression','Parameters':[]}")),
+      "Processors[0]: Decompression needs CompressionFormat \"GZIP\"" },
+    { S3(PROC("{'Type':'Decompression','Parameters':["
+              PARAM("CompressionFormat", "ZSTD") "]}")),
+      "needs CompressionFormat \"GZIP\" (not \"ZSTD\")" },
+    { S3(PROC(CWL("true"))),
+      "ProcessingConfiguration: CloudWatchLogProcessing needs a "
+      "Decompression processor" },
+    { S3(PROC(GZ "," CWL("yes"))),
+      "Processors[1]: CloudWatchLogProcessing needs DataMessageExtraction "
+      "\"true\" or \"false\"" },
+    { S3(PROC(GZ "," GZ)),
+      "Processors[1]: only one Decompression processor per stream" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true,"
+         "'MaxActivePartitions':0},'Prefix':'c=!{partitionKeyFromQuery:c}/',"
+         "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+         PROC(MX("{c: .c}"))),
+      "DynamicPartitioningConfiguration.MaxActivePartitions" },
+};
+
+static void test_builtin_processors(void **state)
+{
+    struct cfg *c;
+    const struct cfg_processing *pc;
+
+    (void)state;
+    RUN_BAD(builtin_bad);
+    /* The issue's example, processors listed out of Firehose's order. */
+    c = load_ok(S3(DPQ PROC("{'Type':'AppendDelimiterToRecord'},"
+                            MX("{c: .customer_id, y: (.ts | strftime(\\\"%Y\\\"))}")
+                            "," DEAGG(PARAM("SubRecordType", "JSON")) ","
+                            CWL("true") "," GZ)));
+    pc = &c->streams[0].s3.processing;
+    assert_true(pc->gzip);
+    assert_true(pc->cw_logs);
+    assert_true(pc->cw_extract);
+    assert_int_equal(pc->deagg, CFG_DEAGG_JSON);
+    assert_string_equal(pc->jq_query,
+                        "{c: .customer_id, y: (.ts | strftime(\"%Y\"))}");
+    assert_true(pc->append_delimiter);
+    assert_int_equal(c->streams[0].s3.max_active_partitions, 500);
+    cfg_free(c);
+    c = load_ok(S3(",'DynamicPartitioningConfiguration':{'Enabled':true,"
+                   "'MaxActivePartitions':3},"
+                   "'Prefix':'c=!{partitionKeyFromQuery:c}/"
+                   "l=!{partitionKeyFromLambda:l}/',"
+                   "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+                   PROC(MX("{c: .c}") "," LUA(SCRIPT) ","
+                        DEAGG(PARAM("SubRecordType", "DELIMITED") ","
+                              PARAM("Delimiter", "IyMjIw==")) ","
+                        GZ "," CWL("false"))));
+    pc = &c->streams[0].s3.processing;
+    assert_int_equal(c->streams[0].s3.max_active_partitions, 3);
+    assert_int_equal(pc->deagg, CFG_DEAGG_DELIMITED);
+    assert_int_equal(pc->deagg_delim_len, 4);
+    assert_memory_equal(pc->deagg_delim, "####", 4);
+    assert_false(pc->cw_extract);
+    assert_true(pc->cw_logs);
     cfg_free(c);
 }
 
@@ -1299,6 +1424,7 @@ int main(void)
         cmocka_unit_test(test_opensearch_values),
         cmocka_unit_test(test_http_opensearch_errors),
         cmocka_unit_test(test_processing),
+        cmocka_unit_test(test_builtin_processors),
         cmocka_unit_test(test_source_backup),
         cmocka_unit_test(test_stream_names),
         cmocka_unit_test(test_destination_count),
