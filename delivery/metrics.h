@@ -34,6 +34,16 @@ struct metrics_stream {
     atomic_uint_fast64_t error_records;        /* written to error output */
     atomic_uint_fast64_t error_objects;
     atomic_uint_fast64_t backup_records;       /* source-record backup */
+    /* Kinesis source (delivery/ksource.c). */
+    atomic_uint_fast64_t kinesis_records_read;  /* user records spooled */
+    atomic_uint_fast64_t kinesis_get_records;   /* GetRecords calls */
+    atomic_uint_fast64_t kinesis_kpl_failures;  /* bad aggregates passed
+                                                 * through raw */
+    atomic_uint_fast64_t kinesis_out_of_range;  /* KPL records dropped by
+                                                 * OutOfRangeRecords drop */
+    atomic_uint_fast64_t kinesis_checkpoints;   /* checkpoint writes */
+    atomic_int_fast64_t  kinesis_leases;        /* leases held now */
+    atomic_int_fast64_t  kinesis_millis_behind; /* max over held shards */
     atomic_int_fast64_t  spool_bytes;
     atomic_int_fast64_t  oldest_undelivered_ms; /* arrival; 0 = none */
     atomic_int_fast64_t  last_delivery_ms;      /* wall clock; 0 = never */

@@ -130,4 +130,10 @@ int spool_read(struct spool *sp, const struct spool_batch *b,
 int spool_commit(struct spool *sp, const struct spool_batch *b,
                  struct err *e);
 
+/* Every record with a sequence number below the returned one is
+ * committed (delivered or backed up). Any thread; what a Kinesis source
+ * checkpoints by. After a recovery that lost records it may be lower than
+ * the truth, never higher. */
+uint64_t spool_committed_below(struct spool *sp);
+
 #endif
