@@ -17,6 +17,10 @@
 //   node kin.js split  --endpoint URL --stream S --shard ID
 //   node kin.js merge  --endpoint URL --stream S --shard ID --adjacent ID
 //   node kin.js shards --endpoint URL --stream S
+//   node kin.js drain  --endpoint URL --stream S --count N [--limit L]
+//       GetRecords from TRIM_HORIZON on every shard (one loop per shard,
+//       no pause) until N records were read; prints records/s: what
+//       kinesalite serves to a reader that does nothing else.
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -137,6 +141,23 @@ async function main() {
     await kc.send(new K.MergeShardsCommand({ StreamName: args.stream, ShardToMerge: args.shard,
       AdjacentShardToMerge: args.adjacent }));
     await waitActive(args.stream);
+  } else if (cmd === 'drain') {
+    const want = Number(args.count), limit = Number(args.limit || 10000);
+    const list = await shards(args.stream);
+    let got = 0;
+    const t0 = Date.now();
+    await Promise.all(list.map(async (s) => {
+      let it = (await kc.send(new K.GetShardIteratorCommand({ StreamName: args.stream,
+        ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+      while (it && got < want) {
+        const r = await kc.send(new K.GetRecordsCommand({ ShardIterator: it, Limit: limit }));
+        got += r.Records.length;
+        if (r.Records.length === 0) { if (r.MillisBehindLatest === 0) break; }
+        it = r.NextShardIterator;
+      }
+    }));
+    const secs = (Date.now() - t0) / 1000;
+    console.log(JSON.stringify({ read: got, seconds: secs, records_per_s: Math.round(got / secs) }));
   } else if (cmd === 'shards') {
     console.log(JSON.stringify(await shards(args.stream)));
   } else {
