@@ -2,8 +2,10 @@
 # t_kinesis: a 4-shard kinesalite stream with plain and KPL-aggregated
 # records into a local directory through the local lease store; every
 # record delivered once with its Kinesis metadata (a Lua transform tags
-# each with record.kinesis); PutRecord is refused; a restart resumes from
-# the checkpoint (no record of before the restart comes again).
+# each with record.kinesis); a record with the KPL magic but a bad MD5 is
+# delivered raw and counted; PutRecord is refused; /metrics and the status
+# show the leases; a restart resumes from the checkpoint (no record of
+# before the restart comes again).
 source "$(dirname "$0")/lib.sh"
 
 start_kinesalite
@@ -11,6 +13,9 @@ kin create --stream clicks --shards 4 || fail "CreateStream failed"
 sent=$T_TMP/sent
 kin put --stream clicks --tag p --first 0 --count 2000 --sent "$sent" >/dev/null || fail "put plain"
 kin put --stream clicks --tag k --first 0 --count 2000 --kpl 50 --sent "$sent" >/dev/null || fail "put KPL"
+# KPL magic, then "kplbad", then 16 bytes that are not its MD5.
+kin putraw --stream clicks --hex "f3899ac2$(printf ' kplbad 0123456789abcdef0123456\n' | od -An -tx1 | tr -d ' \n')" ||
+    fail "put malformed KPL"
 
 xdir=$T_TMP/transforms
 mkdir -p "$xdir"
@@ -37,16 +42,20 @@ JSON
 "$FIREHOSED" --check-config "$cfg" >/dev/null 2>&1 || { "$FIREHOSED" --check-config "$cfg"; fail "config rejected"; }
 start_firehosed "$cfg" "$port"
 
-count_unique() { delivered_ids "$out" | sort -u | wc -l; }
+# Record ids (the malformed KPL record has none).
+ids() { delivered_ids "$out" | LC_ALL=C grep -a '^[a-z]-[0-9]'; }
+count_unique() { ids | sort -u | wc -l; }
 all_4000() { [ "$(count_unique)" -ge 4000 ]; }
 wait_for 60 all_4000 || fail "delivered $(count_unique) of 4000 records"
-ids=$(delivered_ids "$out" | wc -l)
-assert_eq 4000 "$ids" "records delivered (duplicates included)"
-diff <(sort -u "$sent") <(delivered_ids "$out" | sort -u) >/dev/null || fail "delivered ids differ from the ids put"
+n=$(ids | wc -l)
+assert_eq 4000 "$n" "records delivered (duplicates included)"
+diff <(sort -u "$sent") <(ids | sort -u) >/dev/null || fail "delivered ids differ from the ids put"
+bad=$(find "$out" -type f ! -path '*/err/*' -print0 | xargs -0 cat | LC_ALL=C grep -ac ' kplbad ')
+assert_eq 1 "$bad" "malformed KPL record delivered raw, once"
 
 # Metadata: shard ids of all 4 shards; KPL records carry sub-sequence
 # numbers 0..49, plain ones 0.
-lines=$(find "$out" -type f ! -path '*/err/*' -print0 | xargs -0 cat)
+lines=$(find "$out" -type f ! -path '*/err/*' -print0 | xargs -0 cat | LC_ALL=C grep -a '^[a-z]-[0-9]')
 nshards=$(printf '%s\n' "$lines" | awk '{print $2}' | sort -u | grep -c '^shardId-00000000000[0-3]$')
 assert_eq 4 "$nshards" "distinct shardIds in record.kinesis"
 maxsub=$(printf '%s\n' "$lines" | awk '$1 ~ /^k-/ {print $3}' | sort -n | tail -1)
@@ -69,6 +78,10 @@ has_checkpoints() {
     [ "$held" = 4 ] && [ "$cps" = 4 ]
 }
 wait_for 10 has_checkpoints || fail "status: leases $held, numeric checkpoints $cps: $st"
+assert_eq 1 "$(printf '%s' "$st" | jget '.DeliveryStreams[0].Kinesis.KplDecodeFailures')" "KplDecodeFailures"
+m=$(curl -s "$FH_ENDPOINT/metrics")
+assert_contains 'firehose_kinesis_leases_owned{stream="from-kinesis"} 4' "$m" "leases gauge in /metrics"
+assert_contains 'firehose_kinesis_kpl_decode_failures_total{stream="from-kinesis"} 1' "$m" "KPL failures in /metrics"
 
 # Restart: stop, put more, start again; only the new records come.
 stop_pid "$FH_PID" 20 || fail "firehosed did not stop cleanly"
@@ -78,6 +91,6 @@ start_firehosed "$cfg" "$port"
 all_5000() { [ "$(count_unique)" -ge 5000 ]; }
 wait_for 60 all_5000 || fail "after restart delivered $(count_unique) of 5000"
 sleep 2
-total=$(delivered_ids "$out" | wc -l)
+total=$(ids | wc -l)
 assert_eq 5000 "$total" "records delivered in all (a re-read would duplicate)"
 result "5000 records (2000 plain, 3000 via KPL), 4 shards, restart resumed"

@@ -16,6 +16,8 @@
 //       about R records/s for D s, stamped; prints {"sent": n}.
 //   node kin.js split  --endpoint URL --stream S --shard ID
 //   node kin.js merge  --endpoint URL --stream S --shard ID --adjacent ID
+//   node kin.js putraw --endpoint URL --stream S --hex HEX
+//       one record with exactly these bytes (malformed KPL tests).
 //   node kin.js shards --endpoint URL --stream S
 //   node kin.js drain  --endpoint URL --stream S --count N [--limit L]
 //       GetRecords from TRIM_HORIZON on every shard (one loop per shard,
@@ -129,6 +131,9 @@ async function main() {
     await waitActive(args.stream);
   } else if (cmd === 'put') {
     await put(args);
+  } else if (cmd === 'putraw') {
+    await kc.send(new K.PutRecordCommand({ StreamName: args.stream, PartitionKey: 'raw',
+      Data: Buffer.from(args.hex, 'hex') }));
   } else if (cmd === 'rate') {
     await rate(args);
   } else if (cmd === 'split') {
