@@ -70,6 +70,13 @@ fh_call PutRecord '{"DeliveryStreamName":"from-kinesis","Record":{"Data":"eA=="}
 assert_eq 400 "$HTTP_CODE" "PutRecord status"
 assert_eq InvalidArgumentException "$ERR_TYPE" "PutRecord error"
 
+fh_call DescribeDeliveryStream '{"DeliveryStreamName":"from-kinesis"}'
+assert_eq "arn:aws:kinesis:us-east-1:000000000000:stream/clicks" \
+    "$(printf '%s' "$BODY" | jget '.DeliveryStreamDescription.Source.KinesisStreamSourceDescription.KinesisStreamARN')" \
+    "Describe: Source.KinesisStreamSourceDescription"
+assert_eq KinesisStreamAsSource "$(printf '%s' "$BODY" | jget '.DeliveryStreamDescription.DeliveryStreamType')" \
+    "Describe: DeliveryStreamType"
+
 # Status: 4 leases, checkpoints written.
 has_checkpoints() {
     st=$(curl -s "$FH_ENDPOINT/api/status")
