@@ -339,7 +339,8 @@ int ddb_lease_store(const struct ddb_opts *o, struct lease_store *out,
 {
     struct awsjson_opts ao = {
         o->endpoint, o->region, "dynamodb", "DynamoDB_20120810",
-        "application/x-amz-json-1.0", 10000,
+        "application/x-amz-json-1.0", o->timeout_ms > 0 ? o->timeout_ms
+                                                       : 10000,
     };
     struct ddb *d = calloc(1, sizeof(*d));
 

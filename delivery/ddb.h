@@ -15,6 +15,7 @@ struct ddb_opts {
     const char *endpoint;       /* http(s)://host[:port] */
     const char *region;
     const char *table;
+    long timeout_ms;            /* per request; 0 = 10 s */
 };
 
 /* Open (DescribeTable; CreateTable and wait for ACTIVE when missing). */

@@ -767,10 +767,13 @@ static int open_store(struct ksource *ks, struct err *e)
         if (lease_store_local(path, &ks->store, e) != 0)
             return -1;
     } else {
+        /* The coordinator renews leases between its calls: no call may
+         * take longer than a renewal period. */
+        int64_t f = ks->svc->failover_ms > 0 ? ks->svc->failover_ms : 10000;
         struct ddb_opts o = {
             ks->ddb_endpoint,
             ks->svc->region ? ks->svc->region : ks->region,
-            ks->table,
+            ks->table, (long)(f / 3 > 1000 ? f / 3 : 1000),
         };
         if (ddb_lease_store(&o, &ks->store, e) != 0)
             return -1;
@@ -942,7 +945,8 @@ static int ks_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
     *ctx = ks;
     /* Credentials and endpoints are checked now; the peers may still be
      * starting, so the lease store is opened by the coordinator. */
-    if ((ks->kc = kinesis_client(ks, 30000, e)) == NULL) {
+    /* Short: ListShards runs on the coordinator, between renewals. */
+    if ((ks->kc = kinesis_client(ks, 3000, e)) == NULL) {
         err_set(e, e->code, "stream '%s': %s", cfg->name, e->msg);
         return -1;
     }

@@ -104,7 +104,7 @@ static int teardown(void **state)
 
 static int open_store(struct lease_store *s)
 {
-    struct ddb_opts o = { url, "us-east-1", "leases" };
+    struct ddb_opts o = { url, "us-east-1", "leases", 5000 };
     struct err e = { 0, "" };
     int rc = ddb_lease_store(&o, s, &e);
     if (rc != 0)
