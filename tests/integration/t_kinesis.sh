@@ -5,7 +5,7 @@
 # each with record.kinesis); a record with the KPL magic but a bad MD5 is
 # delivered raw and counted; PutRecord is refused; /metrics and the status
 # show the leases; a restart resumes from the checkpoint (no record of
-# before the restart comes again).
+# before the restart comes again); after kill -9 nothing is lost.
 source "$(dirname "$0")/lib.sh"
 
 start_kinesalite
@@ -100,4 +100,14 @@ wait_for 60 all_5000 || fail "after restart delivered $(count_unique) of 5000"
 sleep 2
 total=$(ids | wc -l)
 assert_eq 5000 "$total" "records delivered in all (a re-read would duplicate)"
-result "5000 records (2000 plain, 3000 via KPL), 4 shards, restart resumed"
+# kill -9 while records flow, restart: everything at least once.
+kin put --stream clicks --tag s --first 0 --count 2000 --kpl 20 --sent "$sent" >/dev/null || fail "put"
+sleep 1
+kill9 "$FH_PID"
+kin put --stream clicks --tag t --first 0 --count 500 --sent "$sent" >/dev/null || fail "put"
+start_firehosed "$cfg" "$port"
+all_7500() { [ "$(count_unique)" -ge 7500 ]; }
+wait_for 60 all_7500 || fail "after kill -9 delivered $(count_unique) of 7500"
+missing=$(comm -23 <(sort -u "$sent") <(ids | sort -u) | wc -l)
+assert_eq 0 "$missing" "records lost over kill -9"
+result "7500 records (plain and KPL), 4 shards, restart resumed, kill -9: $(( $(ids | wc -l) - 7500 )) re-delivered, 0 lost"
