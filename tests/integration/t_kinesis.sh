@@ -89,6 +89,10 @@ assert_eq 1 "$(printf '%s' "$st" | jget '.DeliveryStreams[0].Kinesis.KplDecodeFa
 m=$(curl -s "$FH_ENDPOINT/metrics")
 assert_contains 'firehose_kinesis_leases_owned{stream="from-kinesis"} 4' "$m" "leases gauge in /metrics"
 assert_contains 'firehose_kinesis_kpl_decode_failures_total{stream="from-kinesis"} 1' "$m" "KPL failures in /metrics"
+if [ -x /usr/bin/chromium ]; then
+    node "$IT_DIR/js/dash_leases.js" "$FH_ENDPOINT" from-kinesis w-local 4 "$T_TMP/chromium" >&2 ||
+        fail "dashboard leases line"
+fi
 
 # Restart: stop, put more, start again; only the new records come.
 stop_pid "$FH_PID" 20 || fail "firehosed did not stop cleanly"
