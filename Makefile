@@ -41,7 +41,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            delivery/kpl.c delivery/kenv.c delivery/awsjson.c \
            delivery/kinesis.c delivery/lease.c delivery/ddb.c \
-           delivery/source.c delivery/ksource.c \
+           delivery/source.c delivery/ksource.c delivery/kreader.c \
            config/cfg.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
            destinations/local.c destinations/s3.c destinations/sink.c \
