@@ -139,7 +139,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
 
 # libFuzzer targets (clang), never part of make test:
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="jscan auth"]
-FUZZ_TARGETS ?= jscan cfg auth spool
+FUZZ_TARGETS ?= jscan cfg auth spool kpl
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -149,6 +149,7 @@ FUZZ_jscan_SRC = delivery/jscan.c
 FUZZ_cfg_SRC   = config/cfg.c destinations/keys.c
 FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
 FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
+FUZZ_kpl_SRC   = delivery/kpl.c
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(sort $(BASE_SRC) $$(FUZZ_$$*_SRC))
 	@mkdir -p build-fuzz

@@ -13,6 +13,13 @@
 #include "stream.h"
 
 #define MIN_READ_GAP_MS 200         /* 5 GetRecords per second per shard */
+/* One spool append holds at most this much: a 10 MiB reply of tiny KPL
+ * user records would otherwise make a scratch buffer of many times it. */
+#define CHUNK_BYTES (4u << 20)
+#define CHUNK_RECORDS 10000
+/* Partition keys are at most 256 characters; a KPL table entry could be
+ * anything, and only metadata is cut. */
+#define PK_MAX 1024
 
 void kreader_nap(const atomic_int *stop, int64_t ms)
 {
@@ -56,11 +63,14 @@ struct reader {
     struct buf dec;             /* base64 decoding scratch */
 };
 
-static int rd_add(struct reader *r, const struct kenv_meta *m,
+static int rd_add(struct reader *r, struct kenv_meta *m,
                   const unsigned char *data, size_t len, struct err *e)
 {
-    size_t hs = kenv_size(m);
+    size_t hs;
 
+    if (m->pk_len > PK_MAX)
+        m->pk_len = PK_MAX;
+    hs = kenv_size(m);
     if (hs + len > SPOOL_MAX_RECORD) {
         /* The spool's record limit is Firehose's 1,000 KiB; a Kinesis
          * record may be up to 1 MiB (or 10 MiB when configured). */
@@ -96,6 +106,35 @@ static int rd_add(struct reader *r, const struct kenv_meta *m,
     return 0;
 }
 
+static int rd_append(struct reader *r);
+
+/* Append what is built (if anything) and start over. 0, or 1 when told
+ * to stop first. */
+static int rd_flush(struct reader *r)
+{
+    int rc;
+
+    if (r->n == 0)
+        return 0;
+    for (size_t i = 0; i < r->n; i++)
+        r->iov[i].iov_base = r->env.p + r->offs[i];
+    rc = rd_append(r);
+    r->n = 0;
+    r->env.len = 0;
+    return rc != 0;
+}
+
+/* rd_add, then an append when the chunk is full. 0, 1 (stop) or -1. */
+static int rd_push(struct reader *r, struct kenv_meta *m,
+                   const unsigned char *data, size_t len, struct err *e)
+{
+    if (rd_add(r, m, data, len, e) != 0)
+        return -1;
+    if (r->env.len >= CHUNK_BYTES || r->n >= CHUNK_RECORDS)
+        return rd_flush(r);
+    return 0;
+}
+
 /* Is (seq, sub) at or before the checkpoint we resumed from? */
 static int already_done(const struct kshard *sh, const char *seq,
                         uint64_t sub)
@@ -104,13 +143,15 @@ static int already_done(const struct kshard *sh, const char *seq,
            lease_cp_cmp(seq, sub, sh->start_cp, sh->start_sub) <= 0;
 }
 
-/* The envelopes of one GetRecords reply into r. */
+/* One GetRecords reply into the spool, in appends of at most a chunk.
+ * 0, 1 when told to stop, -1 on error (e). */
 static int rd_build(struct reader *r, const struct kinesis_batch *b,
                     struct err *e)
 {
     struct kshard *sh = r->sh;
     const struct kreader_env *ks = sh->env;
     uint64_t kpl_bad = 0, dropped = 0;
+    int rc = 0;
 
     r->n = 0;
     r->env.len = 0;
@@ -153,8 +194,8 @@ static int rd_build(struct reader *r, const struct kinesis_batch *b,
         }
         if (kind != KPL_AGGREGATE) {
             if (!already_done(sh, kr.seq, 0) &&
-                rd_add(r, &m, r->dec.p, dlen, e) != 0)
-                return -1;
+                (rc = rd_push(r, &m, r->dec.p, dlen, e)) != 0)
+                goto out;
             continue;
         }
         for (size_t k = 0; k < r->kpl.n; k++) {
@@ -174,12 +215,12 @@ static int rd_build(struct reader *r, const struct kinesis_batch *b,
             m.pk_len = u->pk.len;
             /* A partition key may hold a NUL in theory; the envelope
              * stores it with its length, readers see it up to the NUL. */
-            if (rd_add(r, &m, u->data, u->len, e) != 0)
-                return -1;
+            if ((rc = rd_push(r, &m, u->data, u->len, e)) != 0)
+                goto out;
         }
     }
-    for (size_t i = 0; i < r->n; i++)
-        r->iov[i].iov_base = r->env.p + r->offs[i];
+    rc = rd_flush(r);
+out:
     if (kpl_bad)
         metrics_add(&ks->m->kinesis_kpl_failures, kpl_bad);
     if (dropped) {
@@ -188,7 +229,7 @@ static int rd_build(struct reader *r, const struct kinesis_batch *b,
                 "outside the shard's hash key range dropped "
                 "(OutOfRangeRecords drop)", sh->id, dropped);
     }
-    return 0;
+    return rc;
 }
 
 /* Append what rd_build made, waiting out backpressure; then remember the
@@ -285,7 +326,7 @@ void *kreader_main(void *arg)
     const struct kreader_env *ks = sh->env;
     const struct cfg_kinesis_src *kc = &ks->cfg->kinesis;
     char iter[1024], etype[96], saved[KINESIS_SEQ_MAX];
-    int need_iter = 1;
+    int need_iter = 1, rc2;
     unsigned fails = 0;
     int64_t last_call = 0;
     struct err e = { 0, "" };
@@ -349,18 +390,22 @@ void *kreader_main(void *arg)
         if (b.millis_behind >= 0)
             atomic_store(&sh->millis_behind, b.millis_behind);
         memcpy(saved, r.last_seq, sizeof(saved));
-        if (rd_build(&r, &b, &e) != 0) {
+        rc2 = rd_build(&r, &b, &e);
+        if (rc2 > 0) {              /* told to stop */
+            kinesis_batch_release(&b);
+            break;
+        }
+        if (rc2 < 0) {
             log_msg(LOG_ERROR, ks->who, "shard %s: %s", sh->id, e.msg);
             kinesis_batch_release(&b);
-            /* Read the batch again, from where it started. */
+            /* Read the batch again, from where it started (what was
+             * already appended of it comes twice: at least once). */
             memcpy(r.last_seq, saved, sizeof(saved));
+            r.n = 0;
+            r.env.len = 0;
             need_iter = 1;
             kreader_nap(&sh->stop, 1000);
             continue;
-        }
-        if (r.n > 0 && rd_append(&r) != 0) {
-            kinesis_batch_release(&b);
-            break;
         }
         if (b.next == NULL || b.next[0] == '\0') {
             kinesis_batch_release(&b);
