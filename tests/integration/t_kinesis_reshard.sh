@@ -2,20 +2,37 @@
 # t_kinesis_reshard: a split and a merge while records flow. No record is
 # lost, closed shards end with a SHARD_END checkpoint, and a child shard
 # is read only after every parent reached SHARD_END (kinesalite sends no
-# ChildShards: children come from ListShards).
+# ChildShards: children come from ListShards). Two more streams check the
+# starting positions: LATEST skips what was there before, AT_TIMESTAMP
+# starts at the given second.
 source "$(dirname "$0")/lib.sh"
 
 start_kinesalite
 kin create --stream clicks --shards 2 || fail "CreateStream failed"
+kin create --stream late --shards 1 || fail "CreateStream failed"
+kin create --stream ts --shards 1 || fail "CreateStream failed"
+kin put --stream late --tag old --first 0 --count 50 >/dev/null || fail "put"
+kin put --stream ts --tag before --first 0 --count 50 >/dev/null || fail "put"
+sleep 1.2
+tstart=$(( $(date +%s) + 1 ))
+while [ "$(date +%s)" -lt "$tstart" ]; do sleep 0.1; done
+sleep 0.2
+kin put --stream ts --tag after --first 0 --count 50 >/dev/null || fail "put"
 port=$(free_port)
 out=$T_TMP/out
 cfg=$T_TMP/cfg.json
 cat >"$cfg" <<JSON
 { "Service": { "Listen": "127.0.0.1:$port", "StateDirectory": "$T_TMP/state",
                "Endpoints": { "Kinesis": "$KIN_ENDPOINT" }, "WorkerId": "w-reshard" },
-  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$out" TRIM_HORIZON) ] }
+  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$out" TRIM_HORIZON),
+    $(kinesis_stream from-late late "$T_TMP/out-late" LATEST),
+    $(kinesis_stream from-ts ts "$T_TMP/out-ts" AT_TIMESTAMP | sed "s/\"StartingPosition\": \"AT_TIMESTAMP\",/\"StartingPosition\": \"AT_TIMESTAMP\", \"StartingPositionTimestamp\": $tstart,/") ] }
 JSON
 start_firehosed "$cfg" "$port"
+late_reading() { grep -q "kinesis:from-late\] shard shardId-000000000000: reading from LATEST" "$FH_LOG"; }
+wait_for 15 late_reading || fail "the LATEST stream's reader did not start"
+sleep 1
+kin put --stream late --tag new --first 0 --count 50 >/dev/null || fail "put"
 sent=$T_TMP/sent
 for i in 0 1 2 3 4 5 6 7 8; do
     if [ $((i % 2)) = 0 ]; then kpl=""; else kpl="--kpl 10"; fi
@@ -41,7 +58,7 @@ all_ended() { ended 0 && ended 1 && ended 3; }
 wait_for 20 all_ended || { cat "$leases" >&2; fail "shards 0, 1, 3 do not all show SHARD_END"; }
 # Parents before children, from the log: a child's reader starts after
 # each parent's SHARD_END.
-line_of() { grep -n "$1" "$FH_LOG" | head -n1 | cut -d: -f1; }
+line_of() { grep -n "kinesis:from-kinesis\] $1" "$FH_LOG" | head -n1 | cut -d: -f1; }
 for pair in "2:0" "3:0" "4:3" "4:1"; do
     child=shardId-00000000000${pair%%:*}; parent=shardId-00000000000${pair##*:}
     start=$(line_of "shard $child: reading from")
@@ -49,5 +66,14 @@ for pair in "2:0" "3:0" "4:3" "4:1"; do
     [ -n "$start" ] && [ -n "$end" ] || fail "no log of $parent's end or $child's start"
     [ "$end" -lt "$start" ] || fail "$child was read (log line $start) before $parent ended (line $end)"
 done
+# Starting positions.
+got_late() { [ "$(delivered_ids "$T_TMP/out-late" | sort -u | wc -l)" -ge 50 ]; }
+wait_for 30 got_late || fail "LATEST stream delivered $(delivered_ids "$T_TMP/out-late" | wc -l) of 50"
+assert_eq 0 "$(delivered_ids "$T_TMP/out-late" | grep -c '^old-')" "LATEST: records from before the start"
+assert_eq 50 "$(delivered_ids "$T_TMP/out-late" | grep -c '^new-')" "LATEST: records put after"
+got_ts() { [ "$(delivered_ids "$T_TMP/out-ts" | sort -u | wc -l)" -ge 50 ]; }
+wait_for 30 got_ts || fail "AT_TIMESTAMP stream delivered $(delivered_ids "$T_TMP/out-ts" | wc -l) of 50"
+assert_eq 0 "$(delivered_ids "$T_TMP/out-ts" | grep -c '^before-')" "AT_TIMESTAMP: records before the timestamp"
+assert_eq 50 "$(delivered_ids "$T_TMP/out-ts" | grep -c '^after-')" "AT_TIMESTAMP: records after it"
 total=$(delivered_ids "$out" | wc -l)
-result "split + merge, $want records, $((total - want)) re-delivered, parents before children"
+result "split + merge, $want records, $((total - want)) re-delivered, parents before children; LATEST and AT_TIMESTAMP starts"
