@@ -3,7 +3,8 @@
 # stream through a KCL lease table in dynalite (FailoverTimeMillis 3000):
 # they split the shards 2/2 (+-1); after kill -9 of one, the other holds
 # all 4 within 2 x failover; every record put is delivered at least once;
-# the table has the KCL attributes and types.
+# the table has the KCL attributes and types; a graceful stop gives the
+# leases back.
 source "$(dirname "$0")/lib.sh"
 
 FAILOVER=3000
@@ -74,5 +75,14 @@ for it in items:
     assert it["checkpoint"]["S"].isdigit(), it
     assert int(it["leaseCounter"]["N"]) > 0
 print("lease table ok")
+PYEOF
+# A graceful stop gives the leases back (no owner), checkpoints kept.
+stop_pid "$pid2" 20 || fail "w2 did not stop cleanly"
+"$AWS" dynamodb scan --table-name leases --endpoint-url "$DDB_ENDPOINT" --region us-east-1 \
+    --output json >"$T_TMP/scan2.json" || fail "scan of the lease table failed"
+"$PY" - "$T_TMP/scan2.json" <<'PYEOF' || fail "leases after a graceful stop"
+import json, sys
+items = json.load(open(sys.argv[1]))["Items"]
+assert len(items) == 4 and all("leaseOwner" not in it and it["checkpoint"]["S"].isdigit() for it in items), items
 PYEOF
 result "split 2/2, takeover ${ms} ms (failover $FAILOVER), $want records, $dups re-delivered"
