@@ -55,7 +55,7 @@ AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
 UNIT_TESTS = cfg spool sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control \
-             agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv
+             agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -108,6 +108,7 @@ TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_kpl_SRC     = delivery/kpl.c
 TEST_kenv_SRC    = delivery/kenv.c
+TEST_kcheckpoint_SRC = delivery/spool.c delivery/crc32c.c
 TEST_lease_SRC   = delivery/lease.c
 TEST_ddb_SRC     = delivery/ddb.c delivery/lease.c delivery/awsjson.c \
                    delivery/kinesis.c delivery/httpc.c delivery/sigv4.c \
