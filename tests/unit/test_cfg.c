@@ -1205,6 +1205,15 @@ static void test_shipped_configs(void **state)
     assert_int_equal(c->streams[0].dest_kind, CFG_DEST_S3);
     assert_non_null(strstr(c->streams[0].s3.prefix, "!{timestamp:"));
     cfg_free(c);
+    c = NULL;
+    if (cfg_load("config/example-kinesis.json", &c, &errors) != 0) {
+        print_error("%s", errors);
+        fail();
+    }
+    assert_int_equal(c->streams[0].type, CFG_STREAM_KINESIS);
+    assert_string_equal(c->streams[0].kinesis.stream_name, "clicks");
+    assert_int_equal(c->service.lease_store_ddb, 1);
+    cfg_free(c);
 }
 
 /* Issue 7: every CompressionFormat, SSE, storage class, multipart. */
