@@ -72,8 +72,9 @@ static int rd_add(struct reader *r, struct kenv_meta *m,
         m->pk_len = PK_MAX;
     hs = kenv_size(m);
     if (hs + len > SPOOL_MAX_RECORD) {
-        /* The spool's record limit is Firehose's 1,000 KiB; a Kinesis
-         * record may be up to 1 MiB (or 10 MiB when configured). */
+        /* The spool takes a default-size Kinesis record (1 MiB); a
+         * stream configured for larger ones (MaxRecordSizeInKiB, up to
+         * 10 MiB) may exceed it. */
         log_msg(LOG_ERROR, r->sh->env->who, "shard %s: record %s/%" PRIu64
                 " has %zu bytes, above the %u-byte record limit: "
                 "skipped", r->sh->id, m->seq, m->subseq, len,

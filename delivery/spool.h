@@ -26,8 +26,10 @@
 
 struct spool;
 
-/* Largest record, in data bytes (Firehose's 1,000 KiB). */
-#define SPOOL_MAX_RECORD 1024000
+/* Largest record, in data bytes: a Kinesis record (1 MiB with its
+ * partition key) in its envelope (kenv.h). Direct PUT keeps Firehose's
+ * 1,000 KiB limit itself (jscan.h). */
+#define SPOOL_MAX_RECORD (1048576 + 65536)
 
 struct spool_opts {
     const char *dir;            /* created if missing */

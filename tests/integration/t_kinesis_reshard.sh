@@ -33,6 +33,9 @@ late_reading() { grep -q "kinesis:from-late\] shard shardId-000000000000: readin
 wait_for 15 late_reading || fail "the LATEST stream's reader did not start"
 sleep 1
 kin put --stream late --tag new --first 0 --count 50 >/dev/null || fail "put"
+# A record of 1 MiB less its partition key: above Firehose's 1,000 KiB,
+# within Kinesis' limit, so it must come through.
+kin putraw --stream late --id big-0000000 --size 1048573 || fail "put of a 1 MiB record"
 sent=$T_TMP/sent
 for i in 0 1 2 3 4 5 6 7 8; do
     if [ $((i % 2)) = 0 ]; then kpl=""; else kpl="--kpl 10"; fi
@@ -71,6 +74,8 @@ got_late() { [ "$(delivered_ids "$T_TMP/out-late" | sort -u | wc -l)" -ge 50 ]; 
 wait_for 30 got_late || fail "LATEST stream delivered $(delivered_ids "$T_TMP/out-late" | wc -l) of 50"
 assert_eq 0 "$(delivered_ids "$T_TMP/out-late" | grep -c '^old-')" "LATEST: records from before the start"
 assert_eq 50 "$(delivered_ids "$T_TMP/out-late" | grep -c '^new-')" "LATEST: records put after"
+got_big() { delivered_ids "$T_TMP/out-late" | grep -q '^big-0000000$'; }
+wait_for 20 got_big || fail "the 1 MiB record was not delivered"
 got_ts() { [ "$(delivered_ids "$T_TMP/out-ts" | sort -u | wc -l)" -ge 50 ]; }
 wait_for 30 got_ts || fail "AT_TIMESTAMP stream delivered $(delivered_ids "$T_TMP/out-ts" | wc -l) of 50"
 assert_eq 0 "$(delivered_ids "$T_TMP/out-ts" | grep -c '^before-')" "AT_TIMESTAMP: records before the timestamp"

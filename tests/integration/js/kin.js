@@ -17,7 +17,9 @@
 //   node kin.js split  --endpoint URL --stream S --shard ID
 //   node kin.js merge  --endpoint URL --stream S --shard ID --adjacent ID
 //   node kin.js putraw --endpoint URL --stream S --hex HEX
-//       one record with exactly these bytes (malformed KPL tests).
+//   node kin.js putraw --endpoint URL --stream S --id ID --size N
+//       one record with exactly these bytes (malformed KPL tests), or of
+//       N bytes: "<ID> xxx...x\n" (size limits).
 //   node kin.js shards --endpoint URL --stream S
 //   node kin.js drain  --endpoint URL --stream S --count N [--limit L]
 //       GetRecords from TRIM_HORIZON on every shard (one loop per shard,
@@ -132,8 +134,9 @@ async function main() {
   } else if (cmd === 'put') {
     await put(args);
   } else if (cmd === 'putraw') {
-    await kc.send(new K.PutRecordCommand({ StreamName: args.stream, PartitionKey: 'raw',
-      Data: Buffer.from(args.hex, 'hex') }));
+    const data = args.hex ? Buffer.from(args.hex, 'hex')
+      : Buffer.from(args.id + ' ' + 'x'.repeat(Number(args.size) - args.id.length - 2) + '\n');
+    await kc.send(new K.PutRecordCommand({ StreamName: args.stream, PartitionKey: 'raw', Data: data }));
   } else if (cmd === 'rate') {
     await rate(args);
   } else if (cmd === 'split') {
