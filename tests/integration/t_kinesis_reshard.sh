@@ -4,13 +4,20 @@
 # is read only after every parent reached SHARD_END (kinesalite sends no
 # ChildShards: children come from ListShards). Two more streams check the
 # starting positions: LATEST skips what was there before, AT_TIMESTAMP
-# starts at the given second.
+# starts at the given second; two more read one KPL aggregate whose second
+# user record's explicit hash key is outside the shard: OutOfRangeRecords
+# keep delivers it, drop counts and drops it.
 source "$(dirname "$0")/lib.sh"
 
 start_kinesalite
 kin create --stream clicks --shards 2 || fail "CreateStream failed"
 kin create --stream late --shards 1 || fail "CreateStream failed"
 kin create --stream ts --shards 1 || fail "CreateStream failed"
+kin create --stream oor --shards 2 || fail "CreateStream failed"
+# Hash keys of 10+ digits: aws-kinesis-agg 4.2.8 writes its hash key table
+# in JS object-key order, which puts array-index-like keys (< 2^32 - 1)
+# first and so swaps the keys of records that use them.
+kin putagg --stream oor --tag o --ehks 4294967296,340282366920938463463374607431768211455,4294967297 || fail "put aggregate"
 kin put --stream late --tag old --first 0 --count 50 >/dev/null || fail "put"
 kin put --stream ts --tag before --first 0 --count 50 >/dev/null || fail "put"
 sleep 1.2
@@ -26,6 +33,8 @@ cat >"$cfg" <<JSON
                "Endpoints": { "Kinesis": "$KIN_ENDPOINT" }, "WorkerId": "w-reshard" },
   "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$out" TRIM_HORIZON),
     $(kinesis_stream from-late late "$T_TMP/out-late" LATEST),
+    $(kinesis_stream oor-keep oor "$T_TMP/out-keep" TRIM_HORIZON),
+    $(kinesis_stream oor-drop oor "$T_TMP/out-drop" TRIM_HORIZON | sed 's/"StartingPosition"/"OutOfRangeRecords": "drop", "StartingPosition"/'),
     $(kinesis_stream from-ts ts "$T_TMP/out-ts" AT_TIMESTAMP | sed "s/\"StartingPosition\": \"AT_TIMESTAMP\",/\"StartingPosition\": \"AT_TIMESTAMP\", \"StartingPositionTimestamp\": $tstart,/") ] }
 JSON
 start_firehosed "$cfg" "$port"
@@ -80,5 +89,11 @@ got_ts() { [ "$(delivered_ids "$T_TMP/out-ts" | sort -u | wc -l)" -ge 50 ]; }
 wait_for 30 got_ts || fail "AT_TIMESTAMP stream delivered $(delivered_ids "$T_TMP/out-ts" | wc -l) of 50"
 assert_eq 0 "$(delivered_ids "$T_TMP/out-ts" | grep -c '^before-')" "AT_TIMESTAMP: records before the timestamp"
 assert_eq 50 "$(delivered_ids "$T_TMP/out-ts" | grep -c '^after-')" "AT_TIMESTAMP: records after it"
+# OutOfRangeRecords.
+got_oor() { [ "$(delivered_ids "$T_TMP/out-keep" | wc -l)" -ge 3 ] && [ "$(delivered_ids "$T_TMP/out-drop" | wc -l)" -ge 2 ]; }
+wait_for 20 got_oor || fail "out-of-range streams: keep $(delivered_ids "$T_TMP/out-keep" | wc -l), drop $(delivered_ids "$T_TMP/out-drop" | wc -l)"
+assert_eq "o-0000000 o-0000001 o-0000002" "$(delivered_ids "$T_TMP/out-keep" | sort | paste -sd' ')" "OutOfRangeRecords keep"
+assert_eq "o-0000000 o-0000002" "$(delivered_ids "$T_TMP/out-drop" | sort | paste -sd' ')" "OutOfRangeRecords drop"
+assert_contains 'firehose_kinesis_out_of_range_dropped_total{stream="oor-drop"} 1' "$(curl -s "$FH_ENDPOINT/metrics")" "dropped counter"
 total=$(delivered_ids "$out" | wc -l)
-result "split + merge, $want records, $((total - want)) re-delivered, parents before children; LATEST and AT_TIMESTAMP starts"
+result "split + merge, $want records, $((total - want)) re-delivered, parents before children; LATEST and AT_TIMESTAMP starts, OutOfRangeRecords keep/drop"

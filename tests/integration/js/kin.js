@@ -20,6 +20,9 @@
 //   node kin.js putraw --endpoint URL --stream S --id ID --size N
 //       one record with exactly these bytes (malformed KPL tests), or of
 //       N bytes: "<ID> xxx...x\n" (size limits).
+//   node kin.js putagg --endpoint URL --stream S --tag T --ehks K1,K2,...
+//       one KPL aggregate of user records T-0000000... with these explicit
+//       hash keys; the Kinesis record is routed by the first.
 //   node kin.js shards --endpoint URL --stream S
 //   node kin.js drain  --endpoint URL --stream S --count N [--limit L]
 //       GetRecords from TRIM_HORIZON on every shard (one loop per shard,
@@ -137,6 +140,14 @@ async function main() {
     const data = args.hex ? Buffer.from(args.hex, 'hex')
       : Buffer.from(args.id + ' ' + 'x'.repeat(Number(args.size) - args.id.length - 2) + '\n');
     await kc.send(new K.PutRecordCommand({ StreamName: args.stream, PartitionKey: 'raw', Data: data }));
+  } else if (cmd === 'putagg') {
+    const ra = new agg.RecordAggregator();
+    const ehks = String(args.ehks).split(',');
+    ehks.forEach((k, i) => ra.addUserRecord({ partitionKey: 'pk', explicitHashKey: k,
+      data: Buffer.from(`${args.tag}-${String(i).padStart(7, '0')}\n`) }));
+    const enc = ra.build();
+    await kc.send(new K.PutRecordCommand({ StreamName: args.stream, PartitionKey: 'pk',
+      ExplicitHashKey: ehks[0], Data: enc.data }));
   } else if (cmd === 'rate') {
     await rate(args);
   } else if (cmd === 'split') {
