@@ -100,6 +100,13 @@ static int from_item(json_t *item, struct lease *l)
             snprintf(l->parents[l->n_parents++], LEASE_KEY_MAX, "%s",
                      json_string_value(x));
     }
+    ss = json_object_get(json_object_get(item, "childShardIds"), "SS");
+    json_array_foreach(ss, i, x) {
+        if (l->n_children < 2 && json_is_string(x) &&
+            json_string_length(x) < LEASE_KEY_MAX)
+            snprintf(l->children[l->n_children++], LEASE_KEY_MAX, "%s",
+                     json_string_value(x));
+    }
     return 0;
 }
 
@@ -270,6 +277,21 @@ static int d_evict(void *ctx, const char *key, uint64_t c, const char *me,
         NULL, e);
 }
 
+static int d_set_children(void *ctx, const char *key, const char ids[][LEASE_KEY_MAX],
+                          int n, struct err *e)
+{
+    json_t *ss = json_array();
+
+    for (int i = 0; ss != NULL && i < n; i++)
+        json_array_append_new(ss, json_string(ids[i]));
+    return call(ctx, "UpdateItem", json_pack(
+        "{s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:o}}}", "Key", key_of(key),
+        "UpdateExpression", "SET #ch = :ids",
+        "ConditionExpression", "attribute_exists(#k)",
+        "ExpressionAttributeNames", "#ch", "childShardIds", "#k", "leaseKey",
+        "ExpressionAttributeValues", ":ids", "SS", ss), NULL, e);
+}
+
 static void d_free(void *ctx)
 {
     struct ddb *d = ctx;
@@ -281,7 +303,8 @@ static void d_free(void *ctx)
 }
 
 static const struct lease_store_ops ddb_ops = {
-    d_list, d_get, d_create, d_renew, d_take, d_checkpoint, d_evict, d_free,
+    d_list, d_get, d_create, d_renew, d_take, d_checkpoint, d_evict,
+    d_set_children, d_free,
 };
 
 static void sleep_ms(long ms)

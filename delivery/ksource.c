@@ -177,6 +177,33 @@ static void reconcile(struct ksource *ks)
     atomic_store(&ks->m->kinesis_leases, (int_fast64_t)nheld);
 }
 
+/* childShardIds of a finished shard (KCL writes them before SHARD_END;
+ * they come from ListShards, as kinesalite sends no ChildShards). A
+ * failure only costs KCL tools a lookup: logged, not fatal. */
+static void record_children(struct ksource *ks, const char *id)
+{
+    struct kinesis_shard *v = NULL;
+    char kids[2][LEASE_KEY_MAX], etype[96];
+    struct err e = { 0, "" };
+    size_t n = 0;
+    int nk = 0;
+
+    if (kinesis_list_shards(ks->kc, ks->cfg->kinesis.stream_name, &v, &n,
+                            etype, sizeof(etype), &e) != AWSJSON_OK) {
+        log_msg(LOG_WARN, ks->who, "childShardIds of %s not written: %s",
+                id, e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n && nk < 2; i++)
+        if (strcmp(v[i].parent, id) == 0 || strcmp(v[i].adj_parent, id) == 0)
+            snprintf(kids[nk++], LEASE_KEY_MAX, "%s", v[i].id);
+    free(v);
+    if (nk > 0 &&
+        ks->store.ops->set_children(ks->store.ctx, id, kids, nk, &e) < 0)
+        log_msg(LOG_WARN, ks->who, "childShardIds of %s not written: %s",
+                id, e.msg);
+}
+
 /* Advance checkpoints to what the spool has committed; finish shards
  * that were read to their end and fully delivered. */
 static void checkpoint_pass(struct ksource *ks, int final)
@@ -230,6 +257,7 @@ static void checkpoint_pass(struct ksource *ks, int final)
             }
         }
         if (end_ready && atomic_load(&sh->exited) && !final) {
+            record_children(ks, sh->id);
             rc = lease_mgr_checkpoint(ks->mgr, sh->id, sh->token,
                                       "SHARD_END", 0, util_mono_ms(), &e);
             if (rc == 0) {

@@ -105,6 +105,11 @@ static json_t *lease_to_json(const struct lease *l)
             json_array_append_new(p, json_string(l->parents[i]));
         json_object_set_new(o, "parentShardId", p);
     }
+    if (l->n_children > 0 && (p = json_array()) != NULL) {
+        for (int i = 0; i < l->n_children; i++)
+            json_array_append_new(p, json_string(l->children[i]));
+        json_object_set_new(o, "childShardIds", p);
+    }
     if (l->start_hk[0])
         json_object_set_new(o, "startingHashKey", json_string(l->start_hk));
     if (l->end_hk[0])
@@ -212,6 +217,14 @@ static int local_load(struct local *s, struct err *e)
             snprintf(l->parents[k], LEASE_KEY_MAX, "%s",
                      json_string_value(x));
             l->n_parents = (int)k + 1;
+        }
+        json_array_foreach(json_object_get(o, "childShardIds"), k, x) {
+            if (k >= 2 || !json_is_string(x) ||
+                json_string_length(x) >= LEASE_KEY_MAX)
+                goto bad;
+            snprintf(l->children[k], LEASE_KEY_MAX, "%s",
+                     json_string_value(x));
+            l->n_children = (int)k + 1;
         }
         s->n++;
     }
@@ -334,6 +347,25 @@ static int local_evict(void *ctx, const char *key, uint64_t c,
     return 0;
 }
 
+static int local_set_children(void *ctx, const char *key,
+                              const char ids[][LEASE_KEY_MAX], int n, struct err *e)
+{
+    struct lease *l = local_find(ctx, key);
+    struct lease old;
+
+    if (l == NULL)
+        return LEASE_CONFLICT;
+    old = *l;
+    l->n_children = n < 2 ? n : 2;
+    for (int i = 0; i < l->n_children; i++)
+        snprintf(l->children[i], LEASE_KEY_MAX, "%s", ids[i]);
+    if (local_save(ctx, e) != 0) {
+        *l = old;
+        return -1;
+    }
+    return 0;
+}
+
 static void local_free(void *ctx)
 {
     struct local *s = ctx;
@@ -347,7 +379,7 @@ static void local_free(void *ctx)
 
 static const struct lease_store_ops local_ops = {
     local_list, local_get, local_create, local_renew, local_take,
-    local_checkpoint, local_evict, local_free,
+    local_checkpoint, local_evict, local_set_children, local_free,
 };
 
 int lease_store_local(const char *path, struct lease_store *out,

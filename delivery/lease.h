@@ -29,6 +29,9 @@ struct lease {
     uint64_t owner_switches;            /* ownerSwitchesSinceCheckpoint */
     char parents[2][LEASE_KEY_MAX];     /* parentShardId (SS) */
     int n_parents;
+    char children[2][LEASE_KEY_MAX];    /* childShardIds (SS), written at
+                                         * the shard's end */
+    int n_children;
     char start_hk[40], end_hk[40];      /* "" when unknown */
 };
 
@@ -59,6 +62,10 @@ struct lease_store_ops {
     /* owner removed, counter := c + 1 if owner == me. */
     int (*evict)(void *ctx, const char *key, uint64_t c, const char *me,
                  struct err *e);
+    /* childShardIds := ids (1 or 2) if the lease exists; the counter is
+     * left alone, as the KCL does. */
+    int (*set_children)(void *ctx, const char *key, const char ids[][LEASE_KEY_MAX],
+                        int n, struct err *e);
     void (*free)(void *ctx);
 };
 

@@ -68,6 +68,14 @@ leases=$T_TMP/state/from-kinesis/kinesis-leases.json
 ended() { grep -A3 "\"leaseKey\": \"shardId-00000000000$1\"" "$leases" | grep -q '"checkpoint": "SHARD_END"'; }
 all_ended() { ended 0 && ended 1 && ended 3; }
 wait_for 20 all_ended || { cat "$leases" >&2; fail "shards 0, 1, 3 do not all show SHARD_END"; }
+"$PY" - "$leases" <<'PYEOF' || fail "childShardIds of the finished shards"
+import json, sys
+l = {x["leaseKey"]: x for x in json.load(open(sys.argv[1]))["leases"]}
+k = lambda n: "shardId-%012d" % n
+assert sorted(l[k(0)]["childShardIds"]) == [k(2), k(3)], l[k(0)]
+assert l[k(1)]["childShardIds"] == [k(4)] and l[k(3)]["childShardIds"] == [k(4)], l
+assert sorted(l[k(4)]["parentShardId"]) == [k(1), k(3)], l[k(4)]
+PYEOF
 # Parents before children, from the log: a child's reader starts after
 # each parent's SHARD_END.
 line_of() { grep -n "kinesis:from-kinesis\] $1" "$FH_LOG" | head -n1 | cut -d: -f1; }

@@ -217,6 +217,21 @@ static void test_conditions_and_errors(void **state)
         json_object_get(json_object_get(j, "Item"), "parentShardId"), "SS"),
         0)), "shardId-000000000000");
     json_decref(j);
+    /* childShardIds: a string set, only if the lease exists. */
+    answer(200, "{}");
+    {
+        static const char kids[2][LEASE_KEY_MAX] = { "shardId-000000000002",
+                                                     "shardId-000000000003" };
+        assert_int_equal(s.ops->set_children(s.ctx, "shardId-000000000000",
+                                             kids, 2, &e), 0);
+    }
+    j = req(sc.nreq - 1);
+    assert_string_equal(json_string_value(json_object_get(j,
+                        "ConditionExpression")), "attribute_exists(#k)");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(
+        json_object_get(json_object_get(j, "ExpressionAttributeValues"),
+                        ":ids"), "SS"), 1)), "shardId-000000000003");
+    json_decref(j);
     /* Garbage reply to a 200: retry. */
     answer(200, "{not json");
     assert_int_equal(s.ops->renew(s.ctx, "k", 1, &e), -1);

@@ -61,12 +61,19 @@ static int f_evict(void *c, const char *k, uint64_t n, const char *me,
     struct fake *f = c;
     return f->inner.ops->evict(f->inner.ctx, k, n, me, e);
 }
+static int f_children(void *c, const char *k, const char ids[][LEASE_KEY_MAX], int n,
+                      struct err *e)
+{
+    struct fake *f = c;
+    return f->inner.ops->set_children(f->inner.ctx, k, ids, n, e);
+}
 static void f_free(void *c)
 {
     (void)c;
 }
 static const struct lease_store_ops fake_ops = {
-    f_list, f_get, f_create, f_renew, f_take, f_cp, f_evict, f_free,
+    f_list, f_get, f_create, f_renew, f_take, f_cp, f_evict, f_children,
+    f_free,
 };
 
 static struct fake fk;
@@ -314,6 +321,13 @@ static void test_local_file(void **state)
     assert_int_equal(s.ops->take(s.ctx, l.key, 0, "me", 0, &e), 0);
     assert_int_equal(s.ops->checkpoint(s.ctx, l.key, 1, "me", "12345", 2,
                                        &e), 0);
+    {
+        static const char kids[2][LEASE_KEY_MAX] = { "shardId-000000000008",
+                                          "shardId-000000000009" };
+        assert_int_equal(s.ops->set_children(s.ctx, l.key, kids, 2, &e), 0);
+        assert_int_equal(s.ops->set_children(s.ctx, "nope", kids, 2, &e),
+                         LEASE_CONFLICT);
+    }
     lease_store_free(&s);
     assert_int_equal(lease_store_local(path, &s, &e), 0);
     assert_int_equal(s.ops->get(s.ctx, l.key, &got, &e), 1);
@@ -322,6 +336,8 @@ static void test_local_file(void **state)
     assert_string_equal(got.owner, "");
     assert_int_equal(got.n_parents, 1);
     assert_string_equal(got.parents[0], "shardId-000000000001");
+    assert_int_equal(got.n_children, 2);
+    assert_string_equal(got.children[1], "shardId-000000000009");
     lease_store_free(&s);
     /* A corrupt file is an error that names it. */
     {
