@@ -40,6 +40,9 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/streams.c delivery/control.c \
            delivery/auth.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
+           delivery/kpl.c delivery/kenv.c delivery/awsjson.c \
+           delivery/kinesis.c delivery/lease.c delivery/ddb.c \
+           delivery/source.c delivery/ksource.c delivery/kreader.c \
            config/cfg.c \
            destinations/keys.c destinations/codec.c destinations/registry.c \
            destinations/reasons.c \
@@ -55,7 +58,7 @@ AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
 UNIT_TESTS = cfg spool quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control jqx proc \
-             agent_cfg agent_ckpt agent_lines agent_tail agent_ship
+             agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -115,6 +118,13 @@ TEST_s3_SRC      = destinations/s3.c delivery/httpc.c delivery/sigv4.c \
                    delivery/awscred.c
 TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
+TEST_kpl_SRC     = delivery/kpl.c
+TEST_kenv_SRC    = delivery/kenv.c
+TEST_kcheckpoint_SRC = delivery/spool.c delivery/crc32c.c
+TEST_lease_SRC   = delivery/lease.c
+TEST_ddb_SRC     = delivery/ddb.c delivery/lease.c delivery/awsjson.c \
+                   delivery/kinesis.c delivery/httpc.c delivery/sigv4.c \
+                   delivery/awscred.c tests/fakes/fake_httpd.c
 TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
                    transforms/xform_lib.c delivery/errdoc.c
@@ -142,7 +152,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
 
 # libFuzzer targets (clang), never part of make test:
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="jscan auth"]
-FUZZ_TARGETS ?= jscan cfg auth spool keys xform jqx
+FUZZ_TARGETS ?= jscan cfg auth spool keys xform jqx kpl
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -157,6 +167,7 @@ FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c
 build-fuzz/fuzz_xform: FUZZ_CFLAGS += -I/usr/include/lua5.4
 FUZZ_jqx_SRC   = transforms/proc.c $(JQX_SRC)
+FUZZ_kpl_SRC   = delivery/kpl.c
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(sort $(BASE_SRC) $$(FUZZ_$$*_SRC))
 	@mkdir -p build-fuzz

@@ -1312,6 +1312,18 @@ static void stream_finish(struct cfg_walk *w, const char *path, json_t *obj,
                 "S3DestinationConfiguration, ...)", n);
     if (st == NULL)
         return;
+    if (st->type == CFG_STREAM_KINESIS &&
+        !json_is_object(json_object_get(obj, "KinesisStreamSourceConfiguration")))
+        add_err(w, path, "DeliveryStreamType KinesisStreamAsSource needs "
+                "KinesisStreamSourceConfiguration");
+    if (st->type != CFG_STREAM_KINESIS &&
+        json_object_get(obj, "KinesisStreamSourceConfiguration") != NULL)
+        add_err(w, path, "KinesisStreamSourceConfiguration needs "
+                "DeliveryStreamType KinesisStreamAsSource");
+    if (st->type == CFG_STREAM_KINESIS &&
+        json_object_get(obj, "DirectPutSourceConfiguration") != NULL)
+        add_err(w, path, "DirectPutSourceConfiguration is for DirectPut "
+                "streams");
     for (i = 1; i < st->n_tags; i++) {
         for (size_t j = 0; j < i; j++) {
             char sub[CFG_PATH_MAX];
@@ -1457,6 +1469,13 @@ static void root_finish(struct cfg_walk *w, const char *path, json_t *obj,
     (void)path;
     (void)obj;
     domain_finish(w, c);
+    for (i = j = 0; i < c->n_streams; i++)
+        j += c->streams[i].type == CFG_STREAM_KINESIS;
+    if (j > 1 && c->service.lease_table != NULL)
+        add_err(w, "Service.LeaseStore.TableName", "one lease table can't "
+                "serve %zu Kinesis-sourced streams (their shard ids "
+                "collide): leave TableName out (each stream then uses "
+                "firehosed-<stream>)", j);
     for (i = 1; i < c->n_streams; i++) {
         if (c->streams[i].name == NULL)
             continue;
@@ -1497,8 +1516,7 @@ static const struct cfg_enum no_encryption_enum[] = {
 
 static const struct cfg_enum stream_type_enum[] = {
     { "DirectPut", CFG_STREAM_DIRECT_PUT, NULL },
-    { "KinesisStreamAsSource", CFG_STREAM_KINESIS, "DeliveryStreamType "
-      "KinesisStreamAsSource is not supported yet" },
+    { "KinesisStreamAsSource", CFG_STREAM_KINESIS, NULL },
     { "MSKAsSource", -1, "DeliveryStreamType MSKAsSource is not supported" },
     { "DatabaseAsSource", -1, "DeliveryStreamType DatabaseAsSource is not "
       "supported" },
@@ -1939,12 +1957,111 @@ static const struct cfg_field quotas_fields[] = {
 };
 static const struct cfg_shape quotas_shape = { quotas_fields, 0, NULL };
 
+static const struct cfg_enum start_pos_enum[] = {
+    { "LATEST", CFG_START_LATEST, NULL },
+    { "TRIM_HORIZON", CFG_START_TRIM_HORIZON, NULL },
+    { "AT_TIMESTAMP", CFG_START_AT_TIMESTAMP, NULL },
+    { 0 }
+};
+
+static const struct cfg_enum out_of_range_enum[] = {
+    { "keep", 0, NULL },
+    { "drop", 1, NULL },
+    { 0 }
+};
+
+/* arn:aws:kinesis:<region>:<12 digits>:stream/<name> */
+static int check_kinesis_arn(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v), *p, *name;
+    size_t i;
+
+    if (strncmp(s, "arn:", 4) != 0 || (p = strstr(s, ":kinesis:")) == NULL)
+        goto bad;
+    p += 9;
+    for (i = 0; p[i] != ':' && p[i] != '\0'; i++)
+        ;
+    if (i == 0 || p[i] != ':')
+        goto bad;
+    p += i + 1;
+    for (i = 0; p[i] >= '0' && p[i] <= '9'; i++)
+        ;
+    if (i != 12 || strncmp(p + 12, ":stream/", 8) != 0)
+        goto bad;
+    name = p + 20;
+    if (name[0] == '\0' || strlen(name) > 128 || !all_in(name, "_.-"))
+        goto bad;
+    return 0;
+bad:
+    snprintf(why, n, "\"%s\" is not arn:aws:kinesis:<region>:<account>:"
+             "stream/<name>", s);
+    return -1;
+}
+
+#define KSF(m) offsetof(struct cfg_stream, kinesis.m)
+
+static const struct cfg_field kinesis_src_fields[] = {
+    { .name = "KinesisStreamARN", .type = CFG_STR, .offset = KSF(stream_arn),
+      .min = 1, .max = 512, .flags = CFG_REQUIRED,
+      .check = check_kinesis_arn,
+      .help = "arn:aws:kinesis:<region>:<account>:stream/<name>" },
+    { .name = "RoleARN", .type = CFG_STR, .offset = KSF(role_arn), .min = 1,
+      .max = 512, .check = check_role_arn, .help = "arn:aws:iam::...:role/..." },
+    { .name = "StartingPosition", .type = CFG_ENUM, .offset = KSF(start),
+      .sub = start_pos_enum, .def = "LATEST",
+      .help = "LATEST, TRIM_HORIZON or AT_TIMESTAMP" },
+    { .name = "StartingPositionTimestamp", .type = CFG_U64,
+      .offset = KSF(start_ts_s), .min = 1, .max = 32503680000LL,
+      .help = "epoch seconds, for AT_TIMESTAMP" },
+    { .name = "GetRecordsLimit", .type = CFG_INT,
+      .offset = KSF(get_records_limit), .min = 1, .max = 10000,
+      .def = "10000", .help = "records per GetRecords, 1-10000" },
+    { .name = "IdleTimeBetweenReadsInMillis", .type = CFG_INT,
+      .offset = KSF(idle_ms), .min = 200, .max = 60000, .def = "1000",
+      .help = "pause between reads of a shard, 200-60000 ms" },
+    { .name = "OutOfRangeRecords", .type = CFG_ENUM,
+      .offset = KSF(drop_out_of_range), .sub = out_of_range_enum,
+      .def = "keep", .help = "keep or drop" },
+    { 0 }
+};
+
+static void kinesis_src_finish(struct cfg_walk *w, const char *path,
+                               json_t *obj, void *dst)
+{
+    struct cfg_stream *st = dst;
+    const char *arn, *p;
+
+    if (obj == NULL || st == NULL || (arn = st->kinesis.stream_arn) == NULL)
+        return;
+    if (st->kinesis.start == CFG_START_AT_TIMESTAMP &&
+        st->kinesis.start_ts_s == 0)
+        add_err(w, path, "StartingPosition AT_TIMESTAMP needs "
+                "StartingPositionTimestamp (epoch seconds)");
+    if (st->kinesis.start != CFG_START_AT_TIMESTAMP &&
+        st->kinesis.start_ts_s != 0)
+        add_err(w, path, "StartingPositionTimestamp is only for "
+                "StartingPosition AT_TIMESTAMP");
+    if ((p = strstr(arn, ":kinesis:")) == NULL || strchr(p + 9, ':') == NULL)
+        return;                 /* reported by check_kinesis_arn */
+    p += 9;
+    free(st->kinesis.region);
+    st->kinesis.region = strndup(p, (size_t)(strchr(p, ':') - p));
+    set_str(w, path, &st->kinesis.stream_name, strstr(arn, ":stream/") + 8);
+    if (st->kinesis.region == NULL)
+        add_err(w, path, "out of memory");
+}
+
+static const struct cfg_shape kinesis_src_shape = {
+    kinesis_src_fields, 0, kinesis_src_finish
+};
+
 static const struct cfg_field stream_fields[] = {
     { .name = "DeliveryStreamName", .type = CFG_STR, .offset = STF(name),
       .min = 1, .max = 64, .flags = CFG_REQUIRED,
       .check = check_stream_name, .help = "1-64 of a-z A-Z 0-9 _ . -" },
     { .name = "DeliveryStreamType", .type = CFG_ENUM, .offset = STF(type),
-      .sub = stream_type_enum, .def = "DirectPut", .help = "DirectPut" },
+      .sub = stream_type_enum, .def = "DirectPut",
+      .help = "DirectPut or KinesisStreamAsSource" },
     { .name = "DirectPutQuotas", .type = CFG_OBJ, .offset = STF(quotas),
       .sub = &quotas_shape },
     { .name = "LocalDirectoryDestinationConfiguration", .type = CFG_OBJ,
@@ -1959,7 +2076,8 @@ static const struct cfg_field stream_fields[] = {
       .type = CFG_OBJ, .offset = 0, .sub = &os_shape },
     { .name = "ElasticsearchDestinationConfiguration", .type = CFG_OBJ,
       .offset = 0, .sub = &es_shape },
-    { .name = "KinesisStreamSourceConfiguration", .type = CFG_UNSUPPORTED },
+    { .name = "KinesisStreamSourceConfiguration", .type = CFG_OBJ,
+      .offset = 0, .sub = &kinesis_src_shape },
     { .name = "DirectPutSourceConfiguration", .type = CFG_OBJ,
       .flags = CFG_NOSTORE, .sub = &direct_put_shape },
     { .name = "Tags", .type = CFG_LIST, .offset = STF(tags),
@@ -1979,6 +2097,12 @@ static const struct cfg_field endpoints_fields[] = {
       .offset = offsetof(struct cfg_service, endpoint_opensearch), .min = 1,
       .max = 2048, .check = check_url,
       .help = "http(s)://host:port, for DomainARN streams" },
+    { .name = "Kinesis", .type = CFG_STR,
+      .offset = offsetof(struct cfg_service, endpoint_kinesis), .min = 1,
+      .max = 2048, .check = check_url, .help = "http(s)://host:port" },
+    { .name = "DynamoDB", .type = CFG_STR,
+      .offset = offsetof(struct cfg_service, endpoint_dynamodb), .min = 1,
+      .max = 2048, .check = check_url, .help = "http(s)://host:port" },
     { 0 }
 };
 static const struct cfg_shape endpoints_shape = {
@@ -2014,6 +2138,40 @@ static const struct cfg_field tls_fields[] = {
 static const struct cfg_shape tls_shape = { tls_fields, 0, NULL };
 
 #define SVF(m) offsetof(struct cfg_service, m)
+
+static const struct cfg_enum lease_type_enum[] = {
+    { "local", 0, NULL },
+    { "dynamodb", 1, NULL },
+    { 0 }
+};
+
+/* DynamoDB table names: 3-255 of a-z A-Z 0-9 _ . - */
+static int check_table_name(json_t *v, char *why, size_t n)
+{
+    const char *s = json_string_value(v);
+
+    if (strlen(s) < 3 || !all_in(s, "_.-")) {
+        snprintf(why, n, "\"%s\" is not a DynamoDB table name (3-255 of "
+                 "a-z A-Z 0-9 _ . -)", s);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct cfg_field lease_store_fields[] = {
+    { .name = "Type", .type = CFG_ENUM, .offset = SVF(lease_store_ddb),
+      .sub = lease_type_enum, .def = "local", .help = "local or dynamodb" },
+    { .name = "TableName", .type = CFG_STR, .offset = SVF(lease_table),
+      .min = 3, .max = 255, .check = check_table_name,
+      .help = "default firehosed-<stream>" },
+    { .name = "FailoverTimeMillis", .type = CFG_INT,
+      .offset = SVF(failover_ms), .min = 1000, .max = 600000,
+      .def = "10000", .help = "1000-600000 ms" },
+    { 0 }
+};
+static const struct cfg_shape lease_store_shape = {
+    lease_store_fields, 0, NULL
+};
 
 static const struct cfg_field service_fields[] = {
     { .name = "Listen", .type = CFG_STR, .offset = SVF(listen), .min = 1,
@@ -2061,6 +2219,9 @@ static const struct cfg_field service_fields[] = {
     { .name = "LogFormat", .type = CFG_ENUM, .offset = SVF(log_json),
       .sub = log_format_enum, .def = "text", .help = "text or json" },
     { .name = "Endpoints", .type = CFG_OBJ, .sub = &endpoints_shape },
+    { .name = "WorkerId", .type = CFG_STR, .offset = SVF(worker_id),
+      .min = 1, .max = 120, .help = "lease owner id, default host:pid" },
+    { .name = "LeaseStore", .type = CFG_OBJ, .sub = &lease_store_shape },
     { .name = "Credentials", .type = CFG_LIST, .offset = SVF(credentials),
       .sub = &credential_shape, .min = 1, .max = 1000,
       .count_offset = SVF(n_credentials),
@@ -2175,6 +2336,10 @@ static void stream_release(struct cfg_stream *st)
     free(st->s3.kms_key_arn);
     free(st->s3.sse);
     free(st->s3.storage_class);
+    free(st->kinesis.stream_arn);
+    free(st->kinesis.stream_name);
+    free(st->kinesis.region);
+    free(st->kinesis.role_arn);
 }
 
 void cfg_free(struct cfg *c)
@@ -2195,6 +2360,10 @@ void cfg_free(struct cfg *c)
     free(c->service.account_id);
     free(c->service.endpoint_s3);
     free(c->service.endpoint_opensearch);
+    free(c->service.endpoint_kinesis);
+    free(c->service.endpoint_dynamodb);
+    free(c->service.worker_id);
+    free(c->service.lease_table);
     free(c->service.transforms_dir);
     for (i = 0; i < c->service.n_credentials; i++) {
         struct cfg_credential *cr = &c->service.credentials[i];

@@ -133,6 +133,30 @@ struct cfg_opensearch {
     char *role_arn;
 };
 
+enum cfg_start_pos {
+    CFG_START_LATEST = 0,
+    CFG_START_TRIM_HORIZON,
+    CFG_START_AT_TIMESTAMP
+};
+
+/* KinesisStreamSourceConfiguration (DeliveryStreamType
+ * KinesisStreamAsSource), plus our reader settings. */
+struct cfg_kinesis_src {
+    char *stream_arn;       /* KinesisStreamARN */
+    char *stream_name;      /* derived: the part after ":stream/" */
+    char *region;           /* derived: the ARN's region */
+    char *role_arn;         /* RoleARN: stored, not used */
+    enum cfg_start_pos start;   /* StartingPosition, default LATEST */
+    uint64_t start_ts_s;    /* StartingPositionTimestamp (epoch seconds),
+                             * AT_TIMESTAMP only */
+    int get_records_limit;  /* GetRecordsLimit 1-10000, default 10000 */
+    int idle_ms;            /* IdleTimeBetweenReadsInMillis 200-60000,
+                             * default 1000 */
+    int drop_out_of_range;  /* OutOfRangeRecords "keep" (0, default) or
+                             * "drop" (1): KPL user records whose hash key
+                             * is outside the shard's range */
+};
+
 /* Tags[]: Key 1-128 characters without the "aws:" prefix, Value 0-256. */
 struct cfg_tag {
     char *key;
@@ -167,6 +191,7 @@ struct cfg_stream {
     struct cfg_tag *tags;   /* Tags, n_tags of them (at most 50) */
     size_t n_tags;
     struct cfg_quotas quotas;       /* DirectPutQuotas; zeros = none */
+    struct cfg_kinesis_src kinesis; /* CFG_STREAM_KINESIS */
 };
 
 /* One producer key pair in Service.Credentials. */
@@ -198,6 +223,15 @@ struct cfg_service {
     char *account_id;       /* "000000000000", used in ARNs */
     char *endpoint_s3;      /* NULL = env AWS_ENDPOINT_URL_S3 / _URL / AWS */
     char *endpoint_opensearch;  /* where DomainARN streams deliver */
+    char *endpoint_kinesis;     /* NULL = env AWS_ENDPOINT_URL_KINESIS... */
+    char *endpoint_dynamodb;    /* NULL = env AWS_ENDPOINT_URL_DYNAMODB... */
+    char *worker_id;            /* WorkerId; NULL = hostname:pid */
+    int lease_store_ddb;        /* LeaseStore.Type "local" (0) or
+                                 * "dynamodb" (1) */
+    char *lease_table;          /* LeaseStore.TableName; NULL =
+                                 * "firehosed-<stream>" */
+    int failover_ms;            /* LeaseStore.FailoverTimeMillis, default
+                                 * 10000 */
     int log_json;           /* "LogFormat": "text" (0) or "json" (1) */
     char *transforms_dir;   /* "./transforms": where Lua scripts live */
     uint64_t lua_instructions;  /* per batch per attempt, default 100M */

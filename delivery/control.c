@@ -824,6 +824,17 @@ static int op_describe(struct call *k)
     /* Ours, echoed as configured so that a client can read it back. */
     if (desc != NULL && (v = json_object_get(cs->conf, "DirectPutQuotas")))
         json_object_set(desc, "DirectPutQuotas", v);
+    if (desc != NULL &&
+        (v = json_object_get(cs->conf, "KinesisStreamSourceConfiguration"))) {
+        json_t *ks = json_deep_copy(v);
+        /* Firehose's description: the ARN, the role and when reading
+         * began (here: when the stream was created). */
+        if (ks != NULL)
+            json_object_set_new(ks, "DeliveryStartTimestamp",
+                                json_real((double)cs->created_ms / 1000.0));
+        json_object_set_new(desc, "Source", json_pack("{s:o*}",
+                            "KinesisStreamSourceDescription", ks));
+    }
     streams_unlock(ctl->set);
     return reply(k, desc ? json_pack("{s:o}", "DeliveryStreamDescription",
                                      desc) : NULL);

@@ -647,7 +647,7 @@ static int stream_json(struct dash *d, const struct streams_item *it,
                    dest_name(s), state_of(s, h, k, &c, &last, now, fresh),
                    cfg_compression_name(s->s3.compression),
                    s->s3.buffering.size_mb, s->s3.buffering.interval_s) != 0 ||
-        target_json(b, s, e) != 0)
+        target_json(b, s, e) != 0 || stream_source_json(st, b, e) != 0)
         return -1;
     if (buf_printf(b, e, ",\"Counters\":{\"IncomingRecords\":%" PRIu64,
                    c.in_records) != 0 ||

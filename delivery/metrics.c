@@ -189,6 +189,24 @@ static int get_invocations(struct stream *st, double *v)
     return 0;
 }
 
+/* The Kinesis source's numbers, for KinesisStreamAsSource streams only. */
+#define KINESIS_GET(fn, field) \
+    static int fn(struct stream *st, double *v) \
+    { \
+        if (stream_cfg(st)->type != CFG_STREAM_KINESIS) \
+            return -1; \
+        *v = (double)atomic_load_explicit(&stream_metrics(st)->field, \
+                                          memory_order_relaxed); \
+        return 0; \
+    }
+KINESIS_GET(get_kin_read, kinesis_records_read)
+KINESIS_GET(get_kin_calls, kinesis_get_records)
+KINESIS_GET(get_kin_kpl, kinesis_kpl_failures)
+KINESIS_GET(get_kin_oor, kinesis_out_of_range)
+KINESIS_GET(get_kin_cps, kinesis_checkpoints)
+KINESIS_GET(get_kin_leases, kinesis_leases)
+KINESIS_GET(get_kin_behind, kinesis_millis_behind)
+
 static const struct family families[] = {
     { "firehose_incoming_records_total", "counter",
       "Records accepted (IncomingRecords)", get_in_records, 0 },
@@ -249,6 +267,25 @@ static const struct family families[] = {
       get_failed_processing, 0 },
     { "firehose_execute_processing_invocations_total", "counter",
       "Transform invocations", get_invocations, 0 },
+    { "firehose_data_read_from_kinesis_stream_records_total", "counter",
+      "User records read from the Kinesis stream and spooled, KPL "
+      "aggregates de-aggregated (DataReadFromKinesisStream.Records)",
+      get_kin_read, 0 },
+    { "firehose_kinesis_get_records_total", "counter",
+      "GetRecords calls", get_kin_calls, 0 },
+    { "firehose_kinesis_millis_behind_latest", "gauge",
+      "Largest MillisBehindLatest of the shards read here "
+      "(KinesisMillisBehindLatest)", get_kin_behind, 0 },
+    { "firehose_kinesis_leases_owned", "gauge",
+      "Shard leases this instance holds", get_kin_leases, 0 },
+    { "firehose_kinesis_checkpoints_total", "counter",
+      "Checkpoints written to the lease store", get_kin_cps, 0 },
+    { "firehose_kinesis_kpl_decode_failures_total", "counter",
+      "Records with the KPL magic whose MD5 or protobuf was bad, delivered "
+      "raw", get_kin_kpl, 0 },
+    { "firehose_kinesis_out_of_range_dropped_total", "counter",
+      "KPL user records outside their shard's hash key range, dropped "
+      "(OutOfRangeRecords drop)", get_kin_oor, 0 },
     { NULL, NULL, NULL, NULL, 0 }
 };
 

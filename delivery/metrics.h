@@ -37,6 +37,16 @@ struct metrics_stream {
     /* Damage the spool's recovery moved to <spool>/corrupt/ at open. */
     atomic_uint_fast64_t spool_corrupt_records;
     atomic_uint_fast64_t spool_corrupt_bytes;
+    /* Kinesis source (delivery/ksource.c). */
+    atomic_uint_fast64_t kinesis_records_read;  /* user records spooled */
+    atomic_uint_fast64_t kinesis_get_records;   /* GetRecords calls */
+    atomic_uint_fast64_t kinesis_kpl_failures;  /* bad aggregates passed
+                                                 * through raw */
+    atomic_uint_fast64_t kinesis_out_of_range;  /* KPL records dropped by
+                                                 * OutOfRangeRecords drop */
+    atomic_uint_fast64_t kinesis_checkpoints;   /* checkpoint writes */
+    atomic_int_fast64_t  kinesis_leases;        /* leases held now */
+    atomic_int_fast64_t  kinesis_millis_behind; /* max over held shards */
     atomic_int_fast64_t  spool_bytes;
     atomic_int_fast64_t  oldest_undelivered_ms; /* arrival; 0 = none */
     atomic_int_fast64_t  last_delivery_ms;      /* wall clock; 0 = never */

@@ -1888,3 +1888,19 @@ int spool_commit(struct spool *sp, const struct spool_batch *b,
                 "%s", ce.msg);
     return 0;
 }
+
+uint64_t spool_committed_below(struct spool *sp)
+{
+    uint64_t low;
+
+    pthread_mutex_lock(&sp->mu);
+    /* Pending batches are in seq order and unsealed records follow the
+     * sealed ones, so the oldest uncommitted record is the first of the
+     * first pending batch, else the first unsealed one. */
+    if (sp->npend > 0)
+        low = sp->pend[0].b.first_seq;
+    else
+        low = sp->next_seq - (sp->wr_recs - sp->seal_recs);
+    pthread_mutex_unlock(&sp->mu);
+    return low;
+}

@@ -26,8 +26,10 @@
 
 struct spool;
 
-/* Largest record, in data bytes (Firehose's 1,000 KiB). */
-#define SPOOL_MAX_RECORD 1024000
+/* Largest record, in data bytes: a Kinesis record (1 MiB with its
+ * partition key) in its envelope (kenv.h). Direct PUT keeps Firehose's
+ * 1,000 KiB limit itself (jscan.h). */
+#define SPOOL_MAX_RECORD (1048576 + 65536)
 
 struct spool_opts {
     const char *dir;            /* created if missing */
@@ -138,5 +140,11 @@ int spool_read(struct spool *sp, const struct spool_batch *b,
  * ERR_NOTFOUND if the batch is not pending. */
 int spool_commit(struct spool *sp, const struct spool_batch *b,
                  struct err *e);
+
+/* Every record with a sequence number below the returned one is
+ * committed (delivered or backed up). Any thread; what a Kinesis source
+ * checkpoints by. After a recovery that lost records it may be lower than
+ * the truth, never higher. */
+uint64_t spool_committed_below(struct spool *sp);
 
 #endif

@@ -24,7 +24,7 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
                 struct xform_host *xh, struct stream **out, struct err *e);
 /* Does this stream run a Lua script? */
 int stream_uses_lua(const struct cfg_stream *cfg);
-/* Starts the scheduler thread. */
+/* Starts the delivery workers, then the stream's source (Kinesis). */
 int stream_start(struct stream *st, struct err *e);
 /* Stops the scheduler after the attempt in flight; data stays spooled.
  * Then frees. NULL is a no-op. */
@@ -56,5 +56,12 @@ struct stream_status {
     int64_t oldest_undelivered_ms;  /* arrival; 0 = none */
 };
 void stream_status(struct stream *st, struct stream_status *out);
+
+/* Every record appended with a lower id is delivered or backed up (what
+ * a Kinesis source checkpoints by; spool_committed_below()). */
+uint64_t stream_committed_below(struct stream *st);
+/* The source's members for /api/status (",\"Kinesis\":{...}"), appended
+ * to b; nothing for Direct PUT. */
+int stream_source_json(struct stream *st, struct buf *b, struct err *e);
 
 #endif

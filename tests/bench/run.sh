@@ -10,6 +10,7 @@
 #   and dest_bench: HTTP endpoint (plain, GZIP) and OpenSearch records/s
 #   and proc_bench: MetadataExtraction (path walk, libjq, strftime) and
 #   JSON de-aggregation per record, next to no processing
+#   then kinesis.sh: the Kinesis source against kinesalite (about 45 s)
 #
 # Each scenario runs BENCH_RUNS times (3) for BENCH_DURATION seconds (10);
 # the medians are what to quote. After each scenario the script waits for
@@ -406,6 +407,9 @@ DEST_BENCH=$(dirname "$LOADGEN")/dest_bench
 if [ -x "$DEST_BENCH" ]; then
     "$DEST_BENCH" --size "$SIZE" || die "dest_bench failed"
 fi
+
+say "Kinesis source (kinesalite, 4 shards; tests/bench/kinesis.sh):"
+bash "$(dirname "$0")/kinesis.sh" || die "kinesis bench failed"
 
 say ""
 say "SUMMARY (medians of $RUNS; MB = 1e6 bytes of decoded record payload)"

@@ -289,3 +289,49 @@ with open(js, "w") as f:
     json.dump(recs, f)
 PYEOF
 }
+
+# ---------------------------------------------------------------- Kinesis
+# start_kinesalite: sets KIN_PORT, KIN_PID, KIN_ENDPOINT. kinesalite binds
+# every interface (it has no --host); the tests only use 127.0.0.1.
+start_kinesalite() {
+    KIN_PORT=$(free_port)
+    "$PEERS/.bin/kinesalite" --port "$KIN_PORT" --createStreamMs 50 --deleteStreamMs 50 \
+        --updateStreamMs 50 --shardLimit 200 >"$T_TMP/kinesalite.out" 2>&1 &
+    KIN_PID=$!
+    track_pid "$KIN_PID"
+    wait_port "$KIN_PORT" 15 || { cat "$T_TMP/kinesalite.out" >&2; fail "kinesalite did not start"; }
+    KIN_ENDPOINT="http://127.0.0.1:$KIN_PORT"
+    log "kinesalite pid $KIN_PID on $KIN_ENDPOINT"
+}
+# start_dynalite: sets DDB_PORT, DDB_PID, DDB_ENDPOINT
+start_dynalite() {
+    DDB_PORT=$(free_port)
+    "$PEERS/.bin/dynalite" --host 127.0.0.1 --port "$DDB_PORT" --createTableMs 50 \
+        --deleteTableMs 50 --updateTableMs 50 >"$T_TMP/dynalite.out" 2>&1 &
+    DDB_PID=$!
+    track_pid "$DDB_PID"
+    wait_port "$DDB_PORT" 15 || { cat "$T_TMP/dynalite.out" >&2; fail "dynalite did not start"; }
+    DDB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
+    log "dynalite pid $DDB_PID on $DDB_ENDPOINT"
+}
+kin() { node "$IT_DIR/js/kin.js" --endpoint "$KIN_ENDPOINT" "$@"; }
+# kinesis_stream NAME KINESIS_STREAM OUT_DIR [START] [SCRIPT]: a
+# KinesisStreamAsSource stream into a local directory, uncompressed.
+kinesis_stream() {
+    local proc=""
+    [ -n "${5:-}" ] && proc=", \"ProcessingConfiguration\": { \"Enabled\": true, \"Processors\": [ { \"Type\": \"Lua\", \"Parameters\": [ { \"ParameterName\": \"ScriptName\", \"ParameterValue\": \"$5\" } ] } ] }"
+    cat <<JSON
+    { "DeliveryStreamName": "$1", "DeliveryStreamType": "KinesisStreamAsSource",
+      "KinesisStreamSourceConfiguration": {
+        "KinesisStreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/$2",
+        "StartingPosition": "${4:-TRIM_HORIZON}", "IdleTimeBetweenReadsInMillis": 200 },
+      "LocalDirectoryDestinationConfiguration": { "Path": "$3", "Prefix": "", "ErrorOutputPrefix": "err/",
+        "BufferingHints": { "SizeInMBs": 1, "IntervalInSeconds": 1 }, "CompressionFormat": "UNCOMPRESSED"$proc } }
+JSON
+}
+# delivered_ids DIR: every record id in the delivered objects (not the
+# error output), one per line, duplicates kept.
+delivered_ids() {
+    find "$1" -type f ! -path '*/err/*' ! -name '.*' -print0 2>/dev/null |
+        xargs -0 -r cat | awk '{print $1}'
+}

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the npm test peers (s3rver 3.7.1, @20minutes/s3rver 5.0.0, the JS
-# Firehose SDK, playwright-core to drive Debian's chromium) into .cache/peers at the repo root. Idempotent: when the
+# Firehose and Kinesis SDKs, kinesalite 3.3.3, dynalite 4.0.0, aws-kinesis-agg, playwright-core to drive Debian's chromium) into .cache/peers at the repo root. Idempotent: when the
 # stamp file matches the hash of package.json + package-lock.json + the node
 # version, nothing is run. Needs node and npm (tests/deps.sh installs them).
 set -eu
@@ -36,7 +36,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
    [ -f "$dest/node_modules/@20minutes/s3rver/lib/s3rver.js" ] &&
    [ -d "$dest/node_modules/@aws-sdk/client-firehose" ] &&
    [ -d "$dest/node_modules/@smithy/node-http-handler" ] &&
-   [ -f "$dest/node_modules/playwright-core/package.json" ]; then
+   [ -f "$dest/node_modules/playwright-core/package.json" ] &&
+   [ -f "$dest/node_modules/kinesalite/cli.js" ] &&
+   [ -f "$dest/node_modules/dynalite/cli.js" ] &&
+   [ -d "$dest/node_modules/@aws-sdk/client-kinesis" ] &&
+   [ -f "$dest/node_modules/aws-kinesis-agg/package.json" ]; then
     exit 0
 fi
 
@@ -58,7 +62,8 @@ until npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >npm-install
     echo "peers-install: npm ci failed, retrying ($i)" >&2
     sleep 3
 done
-node -e 'require("@aws-sdk/client-firehose"); require("@smithy/node-http-handler")' ||
+node -e 'require("@aws-sdk/client-firehose"); require("@smithy/node-http-handler");
+         require("@aws-sdk/client-kinesis"); require("aws-kinesis-agg")' ||
     { echo "peers-install: SDK does not load" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "peers-install: done"

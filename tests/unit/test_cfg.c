@@ -547,8 +547,29 @@ static const struct bad_case unsupported[] = {
       "is not supported yet" },
     { ONE(NAME ",'DeliveryStreamType':'KinesisStreamAsSource',"
           "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
-      "DeliveryStreams[0].DeliveryStreamType: DeliveryStreamType "
-      "KinesisStreamAsSource is not supported yet" },
+      "DeliveryStreams[0]: DeliveryStreamType KinesisStreamAsSource needs "
+      "KinesisStreamSourceConfiguration" },
+#define KSRC(x) ONE(NAME ",'DeliveryStreamType':'KinesisStreamAsSource'," \
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}," \
+          "'KinesisStreamSourceConfiguration':{" x "}")
+    { KSRC("'KinesisStreamARN':'arn:aws:kinesis:us-east-1:12:stream/x'"),
+      "KinesisStreamARN: \"arn:aws:kinesis:us-east-1:12:stream/x\" is not "
+      "arn:aws:kinesis:<region>:<account>:stream/<name>" },
+    { KSRC("'KinesisStreamARN':'arn:aws:kinesis:us-east-1:000000000000:"
+           "stream/x','StartingPosition':'AT_TIMESTAMP'"),
+      "KinesisStreamSourceConfiguration: StartingPosition AT_TIMESTAMP "
+      "needs StartingPositionTimestamp" },
+    { KSRC("'KinesisStreamARN':'arn:aws:kinesis:us-east-1:000000000000:"
+           "stream/x','GetRecordsLimit':10001"),
+      "GetRecordsLimit: 10001 is above the maximum 10000" },
+    { KSRC("'KinesisStreamARN':'arn:aws:kinesis:us-east-1:000000000000:"
+           "stream/x','OutOfRangeRecords':'discard'"),
+      "OutOfRangeRecords: \"discard\" is not one of" },
+    { ONE(NAME ",'KinesisStreamSourceConfiguration':{'KinesisStreamARN':"
+          "'arn:aws:kinesis:us-east-1:000000000000:stream/x'},"
+          "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
+      "KinesisStreamSourceConfiguration needs DeliveryStreamType "
+      "KinesisStreamAsSource" },
     { ONE(NAME ",'DeliveryStreamType':'MSKAsSource',"
           "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"),
       "DeliveryStreamType: DeliveryStreamType MSKAsSource is not "
@@ -1242,8 +1263,8 @@ static void test_many_errors_at_once(void **state)
     has(e, "CompressionFormat: \"gzip\" is not one of");
     has(e, "t.json: DeliveryStreams[1].DeliveryStreamName: missing required "
         "key");
-    has(e, "t.json: DeliveryStreams[1].DeliveryStreamType: DeliveryStreamType"
-        " KinesisStreamAsSource is not supported yet");
+    has(e, "t.json: DeliveryStreams[1]: DeliveryStreamType "
+        "KinesisStreamAsSource needs KinesisStreamSourceConfiguration");
     assert_int_equal(count_lines(e), 10);
     free(e);
 }
@@ -1331,6 +1352,15 @@ static void test_shipped_configs(void **state)
     assert_int_equal(c->streams[0].dest_kind, CFG_DEST_S3);
     assert_non_null(strstr(c->streams[0].s3.prefix, "!{timestamp:"));
     cfg_free(c);
+    c = NULL;
+    if (cfg_load("config/example-kinesis.json", &c, &errors) != 0) {
+        print_error("%s", errors);
+        fail();
+    }
+    assert_int_equal(c->streams[0].type, CFG_STREAM_KINESIS);
+    assert_string_equal(c->streams[0].kinesis.stream_name, "clicks");
+    assert_int_equal(c->service.lease_store_ddb, 1);
+    cfg_free(c);
 }
 
 /* Issue 7: every CompressionFormat, SSE, storage class, multipart. */
@@ -1403,6 +1433,74 @@ static void test_s3_parity(void **state)
     RUN_BAD(s3_parity_bad);
 }
 
+/* A Kinesis-sourced stream and the lease store settings. */
+static void test_kinesis_source(void **state)
+{
+    struct cfg *c;
+    char *e;
+    const struct cfg_kinesis_src *k;
+
+    (void)state;
+    c = load_ok("{'Service':{'Endpoints':{'Kinesis':'http://127.0.0.1:1',"
+                "'DynamoDB':'http://127.0.0.1:2'},'WorkerId':'w1',"
+                "'LeaseStore':{'Type':'dynamodb','TableName':'leases',"
+                "'FailoverTimeMillis':3000}},'DeliveryStreams':[{"
+                "'DeliveryStreamName':'s','DeliveryStreamType':"
+                "'KinesisStreamAsSource','KinesisStreamSourceConfiguration':{"
+                "'KinesisStreamARN':'arn:aws:kinesis:eu-west-1:123456789012:"
+                "stream/clicks','StartingPosition':'AT_TIMESTAMP',"
+                "'StartingPositionTimestamp':1700000000},"
+                "'LocalDirectoryDestinationConfiguration':{'Path':'o'}}]}");
+    k = &c->streams[0].kinesis;
+    assert_int_equal(c->streams[0].type, CFG_STREAM_KINESIS);
+    assert_string_equal(k->stream_name, "clicks");
+    assert_string_equal(k->region, "eu-west-1");
+    assert_int_equal(k->start, CFG_START_AT_TIMESTAMP);
+    assert_int_equal(k->start_ts_s, 1700000000);
+    assert_int_equal(k->get_records_limit, 10000);
+    assert_int_equal(k->idle_ms, 1000);
+    assert_int_equal(k->drop_out_of_range, 0);
+    assert_string_equal(c->service.endpoint_kinesis, "http://127.0.0.1:1");
+    assert_string_equal(c->service.endpoint_dynamodb, "http://127.0.0.1:2");
+    assert_string_equal(c->service.worker_id, "w1");
+    assert_int_equal(c->service.lease_store_ddb, 1);
+    assert_string_equal(c->service.lease_table, "leases");
+    assert_int_equal(c->service.failover_ms, 3000);
+    cfg_free(c);
+    /* Defaults: local store, 10 s. */
+    c = load_ok(ONE(NAME ",'DeliveryStreamType':'KinesisStreamAsSource',"
+                "'KinesisStreamSourceConfiguration':{'KinesisStreamARN':"
+                "'arn:aws:kinesis:us-east-1:000000000000:stream/x'},"
+                "'LocalDirectoryDestinationConfiguration':{'Path':'o'}"));
+    assert_int_equal(c->service.lease_store_ddb, 0);
+    assert_int_equal(c->service.failover_ms, 10000);
+    assert_null(c->service.lease_table);
+    assert_int_equal(c->streams[0].kinesis.start, CFG_START_LATEST);
+    cfg_free(c);
+    /* One TableName for two Kinesis streams: their shard ids collide. */
+    e = load_bad("{'Service':{'LeaseStore':{'TableName':'tt1'}},"
+                 "'DeliveryStreams':[{'DeliveryStreamName':'a',"
+                 "'DeliveryStreamType':'KinesisStreamAsSource',"
+                 "'KinesisStreamSourceConfiguration':{'KinesisStreamARN':"
+                 "'arn:aws:kinesis:us-east-1:000000000000:stream/x'},"
+                 "'LocalDirectoryDestinationConfiguration':{'Path':'o'}},"
+                 "{'DeliveryStreamName':'b',"
+                 "'DeliveryStreamType':'KinesisStreamAsSource',"
+                 "'KinesisStreamSourceConfiguration':{'KinesisStreamARN':"
+                 "'arn:aws:kinesis:us-east-1:000000000000:stream/y'},"
+                 "'LocalDirectoryDestinationConfiguration':{'Path':'p'}}]}");
+    has(e, "Service.LeaseStore.TableName: one lease table can't serve 2");
+    free(e);
+    e = load_bad("{'Service':{'LeaseStore':{'Type':'redis',"
+                 "'FailoverTimeMillis':10}},'DeliveryStreams':[{"
+                 "'DeliveryStreamName':'a','LocalDirectoryDestination"
+                 "Configuration':{'Path':'o'}}]}");
+    has(e, "Service.LeaseStore.Type: \"redis\" is not one of");
+    has(e, "Service.LeaseStore.FailoverTimeMillis: 10 is below the minimum "
+        "1000");
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1436,6 +1534,7 @@ int main(void)
         cmocka_unit_test(test_errors_out_optional),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_shipped_configs),
+        cmocka_unit_test(test_kinesis_source),
         cmocka_unit_test(test_s3_parity),
     };
 
