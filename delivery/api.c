@@ -104,27 +104,6 @@ static enum MHD_Result send_body(struct MHD_Connection *mc, struct conn *c,
     return ret;
 }
 
-static void json_str(struct buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    struct err e;
-
-    (void)buf_append(b, "\"", 1, &e);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = { '\\', (char)ch };
-            (void)buf_append(b, esc, 2, &e);
-        } else if (ch < 0x20) {
-            char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
-            (void)buf_append(b, esc, 6, &e);
-        } else {
-            (void)buf_append(b, &ch, 1, &e);
-        }
-    }
-    (void)buf_append(b, "\"", 1, &e);
-}
-
 static enum MHD_Result send_error(struct MHD_Connection *mc, struct conn *c,
                                   unsigned status, const char *type,
                                   const char *msg)
@@ -133,7 +112,7 @@ static enum MHD_Result send_error(struct MHD_Connection *mc, struct conn *c,
 
     c->resp.len = 0;
     (void)buf_printf(&c->resp, &e, "{\"__type\":\"%s\",\"message\":", type);
-    json_str(&c->resp, msg, strlen(msg));
+    (void)buf_json_str(&c->resp, msg, &e);
     (void)buf_append(&c->resp, "}", 1, &e);
     return send_body(mc, c, status, "application/x-amz-json-1.1", c->resp.p,
                      c->resp.len, type);

@@ -434,37 +434,6 @@ uint64_t dash_errors_total(struct dash *d)
 
 /* --------------------------------------------------------- JSON output */
 
-static int jstr(struct buf *b, const char *s, struct err *e)
-{
-    static const char hex[] = "0123456789abcdef";
-    const char *run = s;
-
-    if (buf_append(b, "\"", 1, e) != 0)
-        return -1;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        char esc[6] = { '\\', (char)ch, 0, 0, 0, 0 };
-        size_t n = 2;
-        if (ch == '\n')
-            esc[1] = 'n';
-        else if (ch < 0x20 || ch == 0x7f) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            n = 6;
-        } else if (ch != '"' && ch != '\\') {
-            continue;
-        }
-        if (buf_append(b, run, (size_t)(s - run), e) != 0 ||
-            buf_append(b, esc, n, e) != 0)
-            return -1;
-        run = s + 1;
-    }
-    if (buf_append(b, run, (size_t)(s - run), e) != 0)
-        return -1;
-    return buf_append(b, "\"", 1, e);
-}
-
 /* A number with at most 3 decimals and no exponent for everyday values,
  * so that the page's arrays stay short. */
 static int jnum(struct buf *b, double v, struct err *e)
@@ -573,10 +542,10 @@ static int target_json(struct buf *b, const struct cfg_stream *s,
     else
         snprintf(t, sizeof(t), "%s/%s", s->s3.path ? s->s3.path : "",
                  s->s3.prefix);
-    if (jkey(b, 0, "Target", e) != 0 || jstr(b, t, e) != 0 ||
+    if (jkey(b, 0, "Target", e) != 0 || buf_json_str(b, t, e) != 0 ||
         jkey(b, 0, "ErrorOutputPrefix", e) != 0)
         return -1;
-    return jstr(b, s->s3.error_prefix, e);
+    return buf_json_str(b, s->s3.error_prefix, e);
 }
 
 static int transform_json(struct dash *d, struct buf *b,
@@ -592,7 +561,7 @@ static int transform_json(struct dash *d, struct buf *b,
     if (!s->s3.processing.enabled || s->s3.processing.lua_script == NULL)
         return buf_append(b, "null", 4, e);
     if (buf_append(b, "{\"ScriptName\":", 14, e) != 0 ||
-        jstr(b, s->s3.processing.lua_script, e) != 0 ||
+        buf_json_str(b, s->s3.processing.lua_script, e) != 0 ||
         jkey_u64(b, "Ok", metrics_get(&m->xform_ok), e) != 0 ||
         jkey_u64(b, "Dropped", metrics_get(&m->xform_dropped), e) != 0 ||
         jkey_u64(b, "ProcessingFailed", metrics_get(&m->xform_failed),
@@ -606,7 +575,7 @@ static int transform_json(struct dash *d, struct buf *b,
         d->script_fn(d->script_ctx, s->s3.processing.lua_script, &version,
                      load_error, sizeof(load_error));
         if (buf_printf(b, e, ",\"ScriptVersion\":%u,\"LastLoadError\":",
-                       version) != 0 || jstr(b, load_error, e) != 0)
+                       version) != 0 || buf_json_str(b, load_error, e) != 0)
             return -1;
     }
     return buf_append(b, "}", 1, e);
@@ -637,7 +606,7 @@ static int stream_json(struct dash *d, const struct streams_item *it,
     fresh = freshness_s(ss.oldest_undelivered_ms, now);
     if (buf_append(b, "{", 1, e) != 0 ||
         jkey(b, 1, "DeliveryStreamName", e) != 0 ||
-        jstr(b, s->name, e) != 0 ||
+        buf_json_str(b, s->name, e) != 0 ||
         buf_printf(b, e, ",\"DeliveryStreamType\":\"%s\",\"Destination\":"
                    "\"%s\",\"State\":\"%s\",\"CompressionFormat\":\"%s\","
                    "\"BufferingHints\":{\"SizeInMBs\":%d,"
@@ -705,15 +674,15 @@ static int errors_json(struct dash *d, struct buf *b, struct err *e)
                         x[j].level >= LOG_ERROR ? "ERROR" : "WARN",
                         x[j].count);
         if (rc == 0)
-            rc = jstr(b, x[j].stream, e);
+            rc = buf_json_str(b, x[j].stream, e);
         if (rc == 0)
             rc = jkey(b, 0, "Stage", e);
         if (rc == 0)
-            rc = jstr(b, x[j].stage, e);
+            rc = buf_json_str(b, x[j].stage, e);
         if (rc == 0)
             rc = jkey(b, 0, "Message", e);
         if (rc == 0)
-            rc = jstr(b, x[j].msg, e);
+            rc = buf_json_str(b, x[j].msg, e);
         if (rc == 0)
             rc = buf_append(b, "}", 1, e);
     }
@@ -758,7 +727,7 @@ int dash_status_json(struct dash *d, struct buf *out, struct err *e)
                         (double)d->start_ms / 1000.0, DASH_SAMPLE_MS / 1000,
                         DASH_SAMPLE_MS / 1000 * DASH_HISTORY);
     if (rc == 0)
-        rc = jstr(out, d->svc->listen ? d->svc->listen : "", e);
+        rc = buf_json_str(out, d->svc->listen ? d->svc->listen : "", e);
     if (rc == 0)
         rc = buf_append(out, "}}", 2, e);
     return rc;

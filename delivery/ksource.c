@@ -48,10 +48,37 @@ struct ksource {
     pthread_mutex_t mu;         /* the shard list (status reads it) */
     struct kshard **shards;
     size_t nshards, cap;
+    /* The whole lease table as the last take read it, every worker's
+     * leases (status shows who owns what). Under mu. */
+    struct lease *table_snap;
+    size_t n_snap, snap_cap;
     atomic_int sync_now;
 };
 
 /* ---- the coordinator ---- */
+
+/* Copy the manager's view of the table for status readers; on no memory
+ * the previous copy stays. */
+static void snap_table(struct ksource *ks)
+{
+    size_t n = 0;
+    const struct lease *t = lease_mgr_table(ks->mgr, &n);
+
+    pthread_mutex_lock(&ks->mu);
+    if (n > ks->snap_cap) {
+        struct lease *p = realloc(ks->table_snap, n * sizeof(*p));
+        if (p == NULL) {
+            pthread_mutex_unlock(&ks->mu);
+            return;
+        }
+        ks->table_snap = p;
+        ks->snap_cap = n;
+    }
+    if (n > 0)
+        memcpy(ks->table_snap, t, n * sizeof(*t));
+    ks->n_snap = n;
+    pthread_mutex_unlock(&ks->mu);
+}
 
 static void shard_free(struct kshard *sh)
 {
@@ -465,6 +492,8 @@ static void *coord_main(void *arg)
             else if (t > 0)
                 log_msg(LOG_INFO, ks->who, "took %d lease%s", t,
                         t == 1 ? "" : "s");
+            if (t >= 0)
+                snap_table(ks);
             next_take = now + take_every;
             reconcile(ks);
         }
@@ -514,6 +543,7 @@ static void ks_free(void *ctx)
     lease_store_free(&ks->store);
     awsjson_free(ks->kc);
     pthread_mutex_destroy(&ks->mu);
+    free(ks->table_snap);
     free(ks);
 }
 
@@ -593,13 +623,15 @@ static int ks_status(void *ctx, struct buf *b, struct err *e)
     struct ksource *ks = ctx;
     int first = 1;
 
-    if (buf_printf(b, e, ",\"Kinesis\":{\"StreamARN\":\"%s\",\"WorkerId\":"
-                   "\"%s\",\"LeaseStore\":\"%s\",\"LeaseTable\":\"%s\","
+    /* The worker id is the user's (or another KCL worker's) text. */
+    if (buf_printf(b, e, ",\"Kinesis\":{\"StreamARN\":\"%s\",\"WorkerId\":",
+                   ks->cfg->kinesis.stream_arn) != 0 ||
+        buf_json_str(b, ks->worker, e) != 0 ||
+        buf_printf(b, e, ",\"LeaseStore\":\"%s\",\"LeaseTable\":\"%s\","
                    "\"RecordsRead\":%" PRIu64 ",\"GetRecordsCalls\":%"
                    PRIu64 ",\"KplDecodeFailures\":%" PRIu64
                    ",\"OutOfRangeDropped\":%" PRIu64 ",\"Checkpoints\":%"
                    PRIu64 ",\"LeasesHeld\":%" PRId64 ",\"Shards\":[",
-                   ks->cfg->kinesis.stream_arn, ks->worker,
                    ks->svc->lease_store_ddb ? "dynamodb" : "local",
                    ks->svc->lease_store_ddb ? ks->table : "",
                    metrics_get(&ks->m->kinesis_records_read),
@@ -631,6 +663,26 @@ static int ks_status(void *ctx, struct buf *b, struct err *e)
             return -1;
         }
         first = 0;
+    }
+    if (buf_append(b, "],\"Leases\":[", 12, e) != 0) {
+        pthread_mutex_unlock(&ks->mu);
+        return -1;
+    }
+    for (size_t i = 0; i < ks->n_snap; i++) {
+        const struct lease *l = &ks->table_snap[i];
+
+        if (buf_printf(b, e, "%s{\"ShardId\":", i ? "," : "") != 0 ||
+            buf_json_str(b, l->key, e) != 0 ||
+            buf_append(b, ",\"Owner\":", 9, e) != 0 ||
+            buf_json_str(b, l->owner, e) != 0 ||
+            buf_append(b, ",\"Checkpoint\":", 14, e) != 0 ||
+            buf_json_str(b, l->checkpoint, e) != 0 ||
+            buf_printf(b, e, ",\"SubSequenceNumber\":%" PRIu64
+                       ",\"LeaseCounter\":%" PRIu64 "}", l->subseq,
+                       l->counter) != 0) {
+            pthread_mutex_unlock(&ks->mu);
+            return -1;
+        }
     }
     pthread_mutex_unlock(&ks->mu);
     return buf_append(b, "]}", 2, e);

@@ -180,3 +180,34 @@ uint64_t util_hash64(const void *p, size_t n, uint64_t seed)
     h ^= h >> 33;
     return h;
 }
+
+int buf_json_str(struct buf *b, const char *s, struct err *e)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+
+    if (buf_append(b, "\"", 1, e) != 0)
+        return -1;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[6] = { '\\', (char)ch, 0, 0, 0, 0 };
+        size_t n = 2;
+        if (ch == '\n')
+            esc[1] = 'n';
+        else if (ch < 0x20 || ch == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        } else if (ch != '"' && ch != '\\') {
+            continue;
+        }
+        if (buf_append(b, run, (size_t)(s - run), e) != 0 ||
+            buf_append(b, esc, n, e) != 0)
+            return -1;
+        run = s + 1;
+    }
+    if (buf_append(b, run, (size_t)(s - run), e) != 0)
+        return -1;
+    return buf_append(b, "\"", 1, e);
+}

@@ -25,6 +25,9 @@ int buf_append(struct buf *b, const void *p, size_t n, struct err *e);
 int buf_printf(struct buf *b, struct err *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void buf_release(struct buf *b);    /* frees and zeroes */
+/* Append s as a quoted JSON string: '"', '\\' and control bytes escaped,
+ * other bytes as they are (the caller's strings are UTF-8). */
+int buf_json_str(struct buf *b, const char *s, struct err *e);
 
 /* mkdir -p; existing directories are fine. */
 int util_mkdirs(const char *path, struct err *e);

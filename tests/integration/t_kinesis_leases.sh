@@ -36,6 +36,14 @@ balanced() {
 }
 wait_for 30 balanced || fail "leases not split: w1 $h1, w2 $h2"
 log "split: w1 $h1, w2 $h2"
+# Each instance's status shows the whole lease table, both owners in it
+# (the coordinator refreshes its copy at every take, failover/3).
+owners() { curl -s -m 2 "http://127.0.0.1:$1/api/status" | "$PY" -c '
+import json, sys
+ls = json.load(sys.stdin)["DeliveryStreams"][0]["Kinesis"]["Leases"]
+print(len(ls), len({l["Owner"] for l in ls if l["Owner"]}))'; }
+two_owners() { [ "$(owners "$p1")" = "4 2" ]; }
+wait_for 10 two_owners || fail "w1's status lease table: $(owners "$p1") (want 4 leases, 2 owners)"
 all_ids() { { delivered_ids "$T_TMP/out1"; delivered_ids "$T_TMP/out2"; } | sort -u | wc -l; }
 got_2000() { [ "$(all_ids)" -ge 2000 ]; }
 wait_for 60 got_2000 || fail "delivered $(all_ids) of 2000 before the kill"
