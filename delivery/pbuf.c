@@ -215,7 +215,7 @@ int pbuf_add(struct pbuf *pb, int slot, const void *keys, size_t keys_len,
         if ((p = free_part(pb, e)) == NULL)
             return -1;
         p->keys.len = 0;
-        if (buf_append(&p->keys, keys, keys_len, e) != 0)
+        if (keys_len > 0 && buf_append(&p->keys, keys, keys_len, e) != 0)
             return -1;
         p->data.len = 0;
         p->n = 0;
