@@ -218,6 +218,27 @@ static void test_max_partitions(void **state)
     pbuf_free(pb);
 }
 
+/* A size rollover replaces a buffer rather than opening one more, so it
+ * never counts against MaxActivePartitions. */
+static void test_rollover_at_max(void **state)
+{
+    struct pbuf *pb = make(6, 60000, 1 << 20, 1);
+    struct pbuf_part *p;
+    int s;
+
+    (void)state;
+    s = begin(pb, 1);
+    assert_int_equal(add(pb, s, "k", "1234", 1, 1, 0), 0);
+    assert_int_equal(add(pb, s, "k", "5678", 1, 2, 0), 0);
+    assert_int_equal(pbuf_open_count(pb), 1);
+    assert_int_equal(add(pb, s, "j", "9", 1, 3, 0), -1);
+    p = pbuf_take(pb, 0, 0);
+    assert_string_equal(contents(p), "1234");
+    pbuf_done(pb, p);
+    assert_null(pbuf_take(pb, 0, 0));
+    pbuf_free(pb);
+}
+
 /* Drain takes everything; interleaved batches and buffers release each
  * batch exactly when its last buffer is done, and slots are reused. */
 static void test_drain_and_refcounts(void **state)
@@ -320,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_size_flush),
         cmocka_unit_test(test_cap_flush),
         cmocka_unit_test(test_max_partitions),
+        cmocka_unit_test(test_rollover_at_max),
         cmocka_unit_test(test_drain_and_refcounts),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_empty),
