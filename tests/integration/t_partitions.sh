@@ -13,7 +13,7 @@
 # extra copies (batches re-delivered after a kill) are counted.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
-KILLS=${KILLS:-1}
+KILLS=${KILLS:-3}
 
 port=$(free_port)
 param() { printf '{ "ParameterName": "%s", "ParameterValue": "%s" }' "$1" "$2"; }
