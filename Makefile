@@ -34,7 +34,7 @@ LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
-           delivery/crc32c.c delivery/errdoc.c \
+           delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
            delivery/streams.c delivery/control.c \
@@ -56,7 +56,7 @@ MAIN_SRC = delivery/main.c
 AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             agent/tail.c agent/ship.c delivery/sigv4.c delivery/awscred.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
-UNIT_TESTS = cfg spool quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
+UNIT_TESTS = cfg spool pbuf quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control jqx proc \
              agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint
 BENCH_SRC = tests/bench/loadgen.c
@@ -104,6 +104,7 @@ TEST_cfg_SRC     = config/cfg.c destinations/keys.c $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
 TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
+TEST_pbuf_SRC    = delivery/pbuf.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c

@@ -1171,6 +1171,8 @@ static void dest_finish(struct cfg_walk *w, const char *path, json_t *obj,
         set_str(w, path, &s3->bucket, bucket);
     if (s3->max_active_partitions == 0)
         s3->max_active_partitions = 500;
+    if (s3->partition_buffer_bytes == 0)
+        s3->partition_buffer_bytes = 64u << 20;
     if (s3->processing.jq_query != NULL && !s3->dynamic_partitioning)
         add_err(w, path, "a MetadataExtraction processor needs "
                 "DynamicPartitioningConfiguration.Enabled true");
@@ -1599,7 +1601,13 @@ static const struct cfg_field partitioning_fields[] = {
       .offset = offsetof(struct cfg_s3, max_active_partitions) -
                 offsetof(struct cfg_s3, dynamic_partitioning),
       .min = 1, .max = 100000,
-      .help = "ours: partitions one batch may open, default 500" },
+      .help = "ours: partitions buffered at once, default 500" },
+    { .name = "PartitionBufferBytes", .type = CFG_U64,
+      .offset = offsetof(struct cfg_s3, partition_buffer_bytes) -
+                offsetof(struct cfg_s3, dynamic_partitioning),
+      .min = 1048576LL, .max = 68719476736LL,
+      .help = "ours: bytes all partition buffers hold, 1 MiB to 64 GiB, "
+              "default 64 MiB" },
     { .name = "RetryOptions", .type = CFG_OBJ, .flags = CFG_NOSTORE,
       .sub = &retry_shape },
     { 0 }

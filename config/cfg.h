@@ -81,7 +81,10 @@ struct cfg_s3 {
     struct cfg_processing processing;
     int dynamic_partitioning;   /* DynamicPartitioningConfiguration.Enabled */
     int max_active_partitions;  /* ours: its MaxActivePartitions, default
-                                 * 500: partitions open per batch */
+                                 * 500: partitions buffered at once */
+    uint64_t partition_buffer_bytes; /* ours: PartitionBufferBytes, all
+                                      * partition buffers together; default
+                                      * 64 MiB */
     int source_backup;      /* Extended S3 S3BackupMode Enabled: every
                              * source record also to S3BackupConfiguration
                              * (kept in cfg_stream.backup) */

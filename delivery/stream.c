@@ -18,6 +18,7 @@
 #include "errdoc.h"
 #include "kenv.h"
 #include "log.h"
+#include "pbuf.h"
 #include "quota.h"
 #include "source.h"
 #include "spool.h"
@@ -27,6 +28,15 @@
  * cap is Firehose's 120 s for HTTP endpoints. */
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 120000
+/* Dynamic partitioning: records are sealed out of the spool at this
+ * cadence (or at SizeInMBs) whatever the interval, since each partition
+ * keeps its own interval in its buffer (pbuf.h). A seal journals one line,
+ * so a few per second cost little. */
+#define DP_SEAL_MS 500
+/* At shutdown the partition buffers are stored (one attempt each) for at
+ * most this long; what is left comes back from the spool at the next
+ * start. */
+#define DP_STOP_FLUSH_MS 5000
 
 /* One delivery worker: it seals a batch, compresses it and stores it.
  * Several run per stream so that compression (the costly part) uses every
@@ -125,6 +135,9 @@ struct stream {
      * backup destination. */
     struct cfg_stream backup_cfg;
     struct source *src;             /* where records come from */
+    /* Dynamic partitioning to S3 / local: each partition's buffer, across
+     * batches; under 'sched'. NULL otherwise (one object per batch). */
+    struct pbuf *pb;
 };
 
 static void worker_release(struct worker *w)
@@ -256,6 +269,17 @@ int stream_open(const struct cfg_stream *cfg, const struct cfg_service *svc,
             if (w->xf == NULL)
                 goto fail;
         }
+    }
+    if (cfg->s3.dynamic_partitioning &&
+        !st->workers[0].dest->type->wants_records) {
+        struct pbuf_opts po = {
+            .size_bytes = (uint64_t)cfg->s3.buffering.size_mb << 20,
+            .interval_ms = (int64_t)cfg->s3.buffering.interval_s * 1000,
+            .cap_bytes = cfg->s3.partition_buffer_bytes,
+            .max_partitions = (size_t)cfg->s3.max_active_partitions,
+        };
+        if (pbuf_new(&po, &st->pb, e) != 0)
+            goto fail;
     }
     if (source_open(cfg, svc, st, &st->src, e) != 0)
         goto fail;
@@ -1025,6 +1049,172 @@ static int deliver_records(struct worker *w, const struct group *g,
     return 0;
 }
 
+/* Under st->sched: commit every batch whose partitions are all stored. */
+static void commit_ready(struct stream *st)
+{
+    struct spool_batch rb;
+    struct err e = { 0, "" };
+
+    while (pbuf_ready(st->pb, &rb)) {
+        if (spool_commit(st->spool, &rb, &e) == 0)
+            st->in_flight--;
+        else
+            log_msg(LOG_ERROR, st->who, "commit of batch %" PRIu64
+                    " failed (it will be delivered again): %s", rb.id,
+                    e.msg);
+    }
+}
+
+/* A group's records (copied) into its partition's buffer, as part of the
+ * batch in 'slot'. Records a full set of partitions can't take go to the
+ * activePartitionExceeded error output, as when a batch had too many. */
+static int buffer_group(struct worker *w, const struct group *g, int slot,
+                        struct err *e)
+{
+    struct stream *st = w->st;
+    int64_t now = util_mono_ms();
+    char why[256];
+    int rc = 0;
+
+    pthread_mutex_lock(&st->sched);
+    for (int32_t i = g->head; i >= 0; i = w->views[i].next) {
+        const struct view *v = &w->views[i];
+        const struct proc_rec *r = &w->list.r[i];
+        /* Which record: the same on a re-delivery (the object's hash). */
+        uint64_t tag = w->data.recs[r->src].seq ^ ((uint64_t)r->sub << 48);
+
+        if (pbuf_add(st->pb, slot, g->keys, g->keys_len, v->data, v->len,
+                     rec_arrival(w, (size_t)i), tag, now, e) == 0)
+            continue;
+        if (e->code != ERR_FULL) {
+            rc = -1;
+            break;
+        }
+        snprintf(why, sizeof(why), "%s", e->msg);
+        e->code = 0;
+        if ((rc = add_errdoc(w, ERROUT_ACTIVE_PARTITION,
+                             rec_arrival(w, (size_t)i), r->raw, r->raw_len,
+                             1, "DynamicPartitioning.ActivePartitionExceeded",
+                             why, strlen(why), NULL, e)) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&st->sched);
+    return rc;
+}
+
+/* The sink's view of a partition buffer's records. */
+struct part_iter {
+    const struct pbuf_part *p;
+    uint32_t at, n;
+};
+
+static int part_next(void *arg, int first, const void **p, size_t *len)
+{
+    struct part_iter *it = arg;
+
+    if (first)
+        it->at = 0;
+    if (it->at >= it->n)
+        return 0;
+    pbuf_rec(it->p, it->at++, p, len);
+    return 1;
+}
+
+/* Store one taken partition buffer as one object. The random part of its
+ * key is a hash of the partition keys and of every record it holds, in
+ * order: a re-delivery after a crash that gathers the same records
+ * overwrites the object, one that gathers them otherwise writes another
+ * (duplicates, never a loss: a key derived from the first batch alone
+ * could overwrite an object holding records of batches already
+ * committed). -1 when stopping or when the key can't be made; the
+ * buffer's batches then stay pending. */
+static int flush_part(struct worker *w, struct pbuf_part *p)
+{
+    struct stream *st = w->st;
+    const struct cfg_s3 *d = &st->cfg->s3;
+    struct target t = primary(w);
+    struct pbuf_info in;
+    struct group g;
+    struct group_keys gk = { &g, w->jq != NULL };
+    struct part_iter pi = { p, 0, 0 };
+    struct sink_records recs = {
+        part_next, &pi, d->processing.enabled && d->processing.append_delimiter
+    };
+    struct keys_ctx k;
+    struct err e = { 0, "" };
+    char key[2048];
+
+    pbuf_info(p, &in);
+    pi.n = in.count;
+    memset(&g, 0, sizeof(g));
+    g.keys = in.keys;
+    g.keys_len = in.keys_len;
+    key_ctx(w, &t, &k, in.oldest_ms, util_hash64(&in.hash, sizeof(in.hash),
+                                                 spool_incarnation(st->spool)));
+    k.partition_key = group_key;
+    k.partition_arg = &gk;
+    if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0) {
+        /* Checked when its records came in: our bug. */
+        log_msg(LOG_ERROR, st->who, "a partition's object key failed (its "
+                "batches stay pending until a restart): %s", e.msg);
+        return -1;
+    }
+    if (store(w, &t, key, &recs, in.count, in.bytes) != 0)
+        return -1;
+    metrics_add(&st->m.delivered_objects, 1);
+    metrics_add(&st->m.delivered_records, in.count);
+    metrics_add(&st->m.delivered_bytes, in.bytes);
+    atomic_store_explicit(&st->m.last_delivery_ms, util_now_ms(),
+                          memory_order_relaxed);
+    return 0;
+}
+
+/* Deliver one partition buffer that is due (or any, when draining) and
+ * commit the batches it was the last to hold. 1 when one was handled, 0
+ * when none is due, -1 when stopping. */
+static int flush_due(struct worker *w)
+{
+    struct stream *st = w->st;
+    struct pbuf_part *p;
+
+    pthread_mutex_lock(&st->sched);
+    p = pbuf_take(st->pb, util_mono_ms(), atomic_load(&st->draining));
+    pthread_mutex_unlock(&st->sched);
+    if (p == NULL)
+        return 0;
+    if (flush_part(w, p) != 0) {
+        if (atomic_load(&st->stop))
+            return -1;
+        nap(st, 1000);
+        return 1;
+    }
+    pthread_mutex_lock(&st->sched);
+    pbuf_done(st->pb, p);
+    commit_ready(st);
+    pthread_mutex_unlock(&st->sched);
+    publish_gauges(st);
+    return 1;
+}
+
+/* Shutdown, workers gone: store what the partition buffers hold, so that
+ * the batches they share are committed rather than delivered again (some
+ * records twice) at the next start. One attempt per buffer, within
+ * DP_STOP_FLUSH_MS. */
+static void flush_at_stop(struct worker *w)
+{
+    struct stream *st = w->st;
+    int64_t until = util_mono_ms() + DP_STOP_FLUSH_MS;
+    struct pbuf_part *p;
+
+    while (util_mono_ms() < until &&
+           (p = pbuf_take(st->pb, util_mono_ms(), 1)) != NULL) {
+        if (flush_part(w, p) != 0)
+            break;
+        pbuf_done(st->pb, p);
+        commit_ready(st);
+    }
+}
+
 /* Process and store one sealed, read batch: every partition's object (or
  * the records, for HTTP and OpenSearch) and the error outputs, each under
  * a key derived from the batch id so that a re-delivery overwrites rather
@@ -1044,7 +1234,7 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
     struct bytes_iter bi = { NULL, 0 };
     struct sink_records brecs = { bytes_next, &bi, 0 };
     struct group_keys gk = { NULL, w->jq != NULL };
-    int rc;
+    int rc, slot = -1;
 
     if (process(w, &e) != 0) {
         log_msg(LOG_ERROR, st->who, "processing batch %" PRIu64
@@ -1052,6 +1242,17 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         return -1;
     }
     base = util_hash64(&b->id, sizeof(b->id), spool_incarnation(st->spool));
+    /* Dynamic partitioning: the groups go to their partitions' buffers,
+     * and the batch is committed when the last of them is stored. After a
+     * failure below it is never ended, so it stays pending until a
+     * restart, even if the buffers deliver what it gave them. */
+    if (st->pb != NULL) {
+        pthread_mutex_lock(&st->sched);
+        rc = pbuf_batch_begin(st->pb, b, &slot, &e);
+        pthread_mutex_unlock(&st->sched);
+        if (rc != 0)
+            goto fail;
+    }
     for (size_t i = 0; i < w->n_groups; i++) {
         struct group *g = &w->groups[i];
         struct group_iter gi = { w, g, -1 };
@@ -1091,6 +1292,12 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
             }
             /* Validated at config load: our bug or an absurd prefix. */
             goto fail;
+        }
+        if (slot >= 0) {
+            /* The key is made again, the same way, for the object. */
+            if (buffer_group(w, g, slot, &e) != 0)
+                goto fail;
+            continue;
         }
         if (store(w, &t, key, &grecs, g->count, g->bytes) != 0)
             return -1;
@@ -1135,9 +1342,13 @@ static int deliver_batch(struct worker *w, const struct spool_batch *b)
         metrics_add(&st->m.error_objects, 1);
     }
     pthread_mutex_lock(&st->sched);
-    rc = spool_commit(st->spool, b, &e);
-    if (rc == 0)
+    if (slot >= 0) {
+        pbuf_batch_end(st->pb, slot);
+        commit_ready(st);
+        rc = 0;
+    } else if ((rc = spool_commit(st->spool, b, &e)) == 0) {
         st->in_flight--;
+    }
     pthread_mutex_unlock(&st->sched);
     if (rc != 0)
         log_msg(LOG_ERROR, st->who, "commit of batch %" PRIu64
@@ -1165,6 +1376,14 @@ static int batch_due(struct stream *st, int64_t *wait)
     struct spool_stats ss;
 
     *wait = 1000;
+    if (st->pb != NULL) {
+        int64_t due = pbuf_next_due(st->pb, util_mono_ms());
+
+        if (interval > DP_SEAL_MS)
+            interval = DP_SEAL_MS;
+        if (due >= 0 && due < *wait)
+            *wait = due;
+    }
     spool_stats(st->spool, &ss);
     /* Sealed batches that no worker holds are recovered ones. */
     if (ss.pending_batches > st->in_flight ||
@@ -1237,6 +1456,12 @@ static void *worker_main(void *arg)
         int64_t wait;
         int r = 0;
 
+        /* Partitions that are due go first: they hold batches open. */
+        if (st->pb != NULL && (r = flush_due(w)) != 0) {
+            if (r < 0)
+                break;
+            continue;
+        }
         pthread_mutex_lock(&st->sched);
         if (batch_due(st, &wait)) {
             r = spool_seal(st->spool, size_limit, &b, &e);
@@ -1319,9 +1544,13 @@ void stream_free(struct stream *st)
     for (size_t i = 0; st->workers && i < st->n_workers; i++)
         if (st->workers[i].started)
             pthread_join(st->workers[i].thread, NULL);
+    if (st->pb != NULL && st->workers[0].started)
+        flush_at_stop(&st->workers[0]);
     for (size_t i = 0; st->workers && i < st->n_workers; i++)
         worker_release(&st->workers[i]);
     free(st->workers);
+    /* What the buffers held is in uncommitted batches: it comes back. */
+    pbuf_free(st->pb);
     spool_close(st->spool);
     pthread_mutex_destroy(&st->sched);
     quota_release(&st->quota);

@@ -746,6 +746,13 @@ static const struct bad_case builtin_bad[] = {
          "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
          PROC(MX("{c: .c}"))),
       "DynamicPartitioningConfiguration.MaxActivePartitions" },
+    { S3(",'DynamicPartitioningConfiguration':{'Enabled':true,"
+         "'PartitionBufferBytes':1000},"
+         "'Prefix':'c=!{partitionKeyFromQuery:c}/',"
+         "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
+         PROC(MX("{c: .c}"))),
+      "DynamicPartitioningConfiguration.PartitionBufferBytes: 1000 is below "
+      "the minimum 1048576" },
 };
 
 static void test_builtin_processors(void **state)
@@ -769,9 +776,11 @@ static void test_builtin_processors(void **state)
                         "{c: .customer_id, y: (.ts | strftime(\"%Y\"))}");
     assert_true(pc->append_delimiter);
     assert_int_equal(c->streams[0].s3.max_active_partitions, 500);
+    assert_int_equal(c->streams[0].s3.partition_buffer_bytes, 64u << 20);
     cfg_free(c);
     c = load_ok(S3(",'DynamicPartitioningConfiguration':{'Enabled':true,"
-                   "'MaxActivePartitions':3},"
+                   "'MaxActivePartitions':3,"
+                   "'PartitionBufferBytes':2097152},"
                    "'Prefix':'c=!{partitionKeyFromQuery:c}/"
                    "l=!{partitionKeyFromLambda:l}/',"
                    "'ErrorOutputPrefix':'e/!{firehose:error-output-type}/'"
@@ -781,6 +790,7 @@ static void test_builtin_processors(void **state)
                         GZ "," CWL("false"))));
     pc = &c->streams[0].s3.processing;
     assert_int_equal(c->streams[0].s3.max_active_partitions, 3);
+    assert_int_equal(c->streams[0].s3.partition_buffer_bytes, 2097152);
     assert_int_equal(pc->deagg, CFG_DEAGG_DELIMITED);
     assert_int_equal(pc->deagg_delim_len, 4);
     assert_memory_equal(pc->deagg_delim, "####", 4);
