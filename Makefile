@@ -37,7 +37,8 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
-           delivery/streams.c delivery/control.c \
+           delivery/streams.c delivery/control.c delivery/ctl.c \
+           delivery/ctl_desc.c delivery/ctl_ops.c \
            delivery/auth.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            delivery/kpl.c delivery/kenv.c delivery/awsjson.c \
