@@ -45,7 +45,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/kinesis.c delivery/lease.c delivery/ddb.c \
            delivery/source.c delivery/ksource.c delivery/kreader.c \
            $(CFG_SRC) \
-           destinations/keys.c destinations/codec.c destinations/registry.c \
+           $(KEYS_SRC) destinations/codec.c destinations/registry.c \
            destinations/reasons.c \
            destinations/local.c destinations/s3.c destinations/sink.c \
            destinations/http.c destinations/opensearch.c \
@@ -100,10 +100,11 @@ $(BUILD)/transforms/%.o: CFLAGS += -I/usr/include/lua5.4
 
 # Each unit test links its module and what that module needs, nothing else.
 JQX_SRC        = transforms/jqx.c transforms/jtok.c
+KEYS_SRC       = destinations/keys.c destinations/keys_tz.c
 CFG_SRC        = config/cfg.c config/cfg_walk.c config/cfg_dest.c \
                  config/cfg_proc.c config/cfg_src.c config/cfg_svc.c
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
-TEST_cfg_SRC     = $(CFG_SRC) destinations/keys.c $(JQX_SRC)
+TEST_cfg_SRC     = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
 TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
@@ -111,9 +112,9 @@ TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c
 TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c $(CFG_SRC) \
-                   destinations/keys.c $(JQX_SRC)
+                   $(KEYS_SRC) $(JQX_SRC)
 TEST_awscred_SRC = delivery/awscred.c
-TEST_keys_SRC    = destinations/keys.c
+TEST_keys_SRC    = $(KEYS_SRC)
 TEST_codec_SRC   = destinations/codec.c
 TEST_sink_SRC    = destinations/sink.c destinations/codec.c \
                    tests/fakes/fake_dest.c
@@ -132,10 +133,10 @@ TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
                    transforms/xform_lib.c delivery/errdoc.c
 TEST_http_dest_SRC = destinations/http.c destinations/reasons.c delivery/httpc.c $(CFG_SRC) \
-                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
+                   $(KEYS_SRC) tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_opensearch_SRC = destinations/opensearch.c destinations/reasons.c delivery/httpc.c \
                    delivery/sigv4.c delivery/awscred.c $(CFG_SRC) \
-                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
+                   $(KEYS_SRC) tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_control_SRC = $(filter-out delivery/main.c,$(CORE_SRC))
@@ -162,10 +163,10 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined \
                 $(filter-out -O2 -g -MMD -MP,$(CFLAGS))
 FUZZ_jscan_SRC = delivery/jscan.c
-FUZZ_cfg_SRC   = $(CFG_SRC) destinations/keys.c $(JQX_SRC)
+FUZZ_cfg_SRC   = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
 FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
-FUZZ_keys_SRC  = destinations/keys.c
+FUZZ_keys_SRC  = $(KEYS_SRC)
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c
 build-fuzz/fuzz_xform: FUZZ_CFLAGS += -I/usr/include/lua5.4
@@ -197,7 +198,7 @@ DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
                  destinations/http.c destinations/opensearch.c \
                  destinations/reasons.c \
                  delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
-                 $(CFG_SRC) destinations/keys.c $(JQX_SRC) $(BASE_SRC)
+                 $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC) $(BASE_SRC)
 $(BUILD)/dest_bench: $(DEST_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
