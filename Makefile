@@ -32,6 +32,12 @@ endif
 LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
            -llua5.4 -ljq -pthread
 
+# Modules of several files, used in more than one source list below (defined
+# first: rule prerequisites are expanded when the rule is read).
+KEYS_SRC = destinations/keys.c destinations/keys_tz.c
+CFG_SRC  = config/cfg.c config/cfg_walk.c config/cfg_dest.c config/cfg_proc.c \
+           config/cfg_src.c config/cfg_svc.c
+
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c \
@@ -100,9 +106,6 @@ $(BUILD)/transforms/%.o: CFLAGS += -I/usr/include/lua5.4
 
 # Each unit test links its module and what that module needs, nothing else.
 JQX_SRC        = transforms/jqx.c transforms/jtok.c
-KEYS_SRC       = destinations/keys.c destinations/keys_tz.c
-CFG_SRC        = config/cfg.c config/cfg_walk.c config/cfg_dest.c \
-                 config/cfg_proc.c config/cfg_src.c config/cfg_svc.c
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
