@@ -45,7 +45,7 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
            delivery/streams.c delivery/control.c delivery/ctl.c \
            delivery/ctl_desc.c delivery/ctl_ops.c \
-           delivery/auth.c delivery/connguard.c \
+           delivery/auth.c delivery/auth_hdr.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            delivery/kpl.c delivery/kenv.c delivery/awsjson.c \
            delivery/kinesis.c delivery/lease.c delivery/ddb.c \
@@ -114,8 +114,8 @@ TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c
-TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c $(CFG_SRC) \
-                   $(KEYS_SRC) $(JQX_SRC)
+TEST_auth_SRC    = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c \
+                   $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_awscred_SRC = delivery/awscred.c
 TEST_keys_SRC    = $(KEYS_SRC)
 TEST_codec_SRC   = destinations/codec.c
@@ -167,7 +167,7 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 $(filter-out -O2 -g -MMD -MP,$(CFLAGS))
 FUZZ_jscan_SRC = delivery/jscan.c
 FUZZ_cfg_SRC   = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
-FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
+FUZZ_auth_SRC  = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c
 FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
 FUZZ_keys_SRC  = $(KEYS_SRC)
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
