@@ -1,9 +1,10 @@
 /* ctl.h - what the control plane's modules share (control.c, ctl_ops.c):
  * the insides of struct control (control.h), what it knows of each stream
  * (struct ctl_stream), the stream files <StateDirectory>/streams/<name>.json
- * and the job threads that finish a Create or a Delete. Callers hold
- * control.mu where the functions below say so; nothing here is for the
- * rest of the program. */
+ * and the job threads that finish a Create or a Delete. The operations
+ * (ctl_ops.c) call these holding control.mu, start-up (control.c) before
+ * any operation can run; the job threads take control.mu themselves.
+ * Nothing here is for the rest of the program. */
 #ifndef FH_CTL_H
 #define FH_CTL_H
 
