@@ -32,19 +32,26 @@ endif
 LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
            -llua5.4 -ljq -pthread
 
+# Modules of several files, used in more than one source list below (defined
+# first: rule prerequisites are expanded when the rule is read).
+KEYS_SRC = destinations/keys.c destinations/keys_tz.c
+CFG_SRC  = config/cfg.c config/cfg_walk.c config/cfg_dest.c config/cfg_proc.c \
+           config/cfg_src.c config/cfg_svc.c
+
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
-           delivery/streams.c delivery/control.c \
-           delivery/auth.c delivery/connguard.c \
+           delivery/streams.c delivery/control.c delivery/ctl.c \
+           delivery/ctl_desc.c delivery/ctl_ops.c \
+           delivery/auth.c delivery/auth_hdr.c delivery/connguard.c \
            delivery/prom.c delivery/metrics.c delivery/dash.c \
            delivery/kpl.c delivery/kenv.c delivery/awsjson.c \
            delivery/kinesis.c delivery/lease.c delivery/ddb.c \
            delivery/source.c delivery/ksource.c delivery/kreader.c \
-           config/cfg.c \
-           destinations/keys.c destinations/codec.c destinations/registry.c \
+           $(CFG_SRC) \
+           $(KEYS_SRC) destinations/codec.c destinations/registry.c \
            destinations/reasons.c \
            destinations/local.c destinations/s3.c destinations/sink.c \
            destinations/http.c destinations/opensearch.c \
@@ -100,7 +107,7 @@ $(BUILD)/transforms/%.o: CFLAGS += -I/usr/include/lua5.4
 # Each unit test links its module and what that module needs, nothing else.
 JQX_SRC        = transforms/jqx.c transforms/jtok.c
 BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
-TEST_cfg_SRC     = config/cfg.c destinations/keys.c $(JQX_SRC)
+TEST_cfg_SRC     = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
 TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
 TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
@@ -108,10 +115,10 @@ TEST_pbuf_SRC    = delivery/pbuf.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
 TEST_connguard_SRC = delivery/connguard.c
-TEST_auth_SRC    = delivery/auth.c delivery/sigv4.c config/cfg.c \
-                   destinations/keys.c $(JQX_SRC)
+TEST_auth_SRC    = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c \
+                   $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_awscred_SRC = delivery/awscred.c
-TEST_keys_SRC    = destinations/keys.c
+TEST_keys_SRC    = $(KEYS_SRC)
 TEST_codec_SRC   = destinations/codec.c
 TEST_sink_SRC    = destinations/sink.c destinations/codec.c \
                    tests/fakes/fake_dest.c
@@ -129,11 +136,11 @@ TEST_ddb_SRC     = delivery/ddb.c delivery/lease.c delivery/awsjson.c \
 TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
                    transforms/xform_lib.c delivery/errdoc.c
-TEST_http_dest_SRC = destinations/http.c destinations/reasons.c delivery/httpc.c config/cfg.c \
-                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
+TEST_http_dest_SRC = destinations/http.c destinations/reasons.c delivery/httpc.c $(CFG_SRC) \
+                   $(KEYS_SRC) tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_opensearch_SRC = destinations/opensearch.c destinations/reasons.c delivery/httpc.c \
-                   delivery/sigv4.c delivery/awscred.c config/cfg.c \
-                   destinations/keys.c tests/fakes/fake_httpd.c $(JQX_SRC)
+                   delivery/sigv4.c delivery/awscred.c $(CFG_SRC) \
+                   $(KEYS_SRC) tests/fakes/fake_httpd.c $(JQX_SRC)
 TEST_dash_SRC    = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_api_SRC     = $(filter-out delivery/main.c,$(CORE_SRC))
 TEST_control_SRC = $(filter-out delivery/main.c,$(CORE_SRC))
@@ -160,10 +167,10 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined \
                 $(filter-out -O2 -g -MMD -MP,$(CFLAGS))
 FUZZ_jscan_SRC = delivery/jscan.c
-FUZZ_cfg_SRC   = config/cfg.c destinations/keys.c $(JQX_SRC)
-FUZZ_auth_SRC  = delivery/auth.c delivery/sigv4.c
+FUZZ_cfg_SRC   = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
+FUZZ_auth_SRC  = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c
 FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
-FUZZ_keys_SRC  = destinations/keys.c
+FUZZ_keys_SRC  = $(KEYS_SRC)
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c
 build-fuzz/fuzz_xform: FUZZ_CFLAGS += -I/usr/include/lua5.4
@@ -195,7 +202,7 @@ DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \
                  destinations/http.c destinations/opensearch.c \
                  destinations/reasons.c \
                  delivery/httpc.c delivery/sigv4.c delivery/awscred.c \
-                 config/cfg.c destinations/keys.c $(JQX_SRC) $(BASE_SRC)
+                 $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC) $(BASE_SRC)
 $(BUILD)/dest_bench: $(DEST_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth_hdr.h"
 #include "log.h"
 #include "util.h"
 
@@ -37,12 +38,6 @@ struct auth {
     size_t n;
     int allow_tokens;
     int skew_s;
-};
-
-/* The three parameters of an Authorization header, pointing into it. */
-struct authz {
-    const char *alg, *cred, *signed_list, *sig;
-    size_t alg_len, cred_len, signed_len, sig_len;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -103,149 +98,6 @@ static int query_has(const char *query, const char *name)
             query++;
     }
     return 0;
-}
-
-static int is_sep(char c)
-{
-    return c == ' ' || c == '\t' || c == ',';
-}
-
-/* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...":
- * the algorithm, then key=value pairs separated by commas and/or spaces.
- * The first of a repeated parameter counts; unknown ones are ignored. */
-static void parse_authz(const char *h, struct authz *z)
-{
-    const char *p = h;
-
-    memset(z, 0, sizeof(*z));
-    while (*p == ' ' || *p == '\t')
-        p++;
-    z->alg = p;
-    while (*p != '\0' && !is_sep(*p))
-        p++;
-    z->alg_len = (size_t)(p - z->alg);
-    while (*p != '\0') {
-        const char *key, *val;
-        size_t klen, vlen;
-
-        while (is_sep(*p))
-            p++;
-        key = p;
-        while (*p != '\0' && *p != '=' && !is_sep(*p))
-            p++;
-        klen = (size_t)(p - key);
-        if (*p != '=')
-            continue;
-        val = ++p;
-        while (*p != '\0' && !is_sep(*p))
-            p++;
-        vlen = (size_t)(p - val);
-        if (vlen == 0)
-            continue;
-        if (klen == 10 && memcmp(key, "Credential", 10) == 0 &&
-            z->cred == NULL) {
-            z->cred = val;
-            z->cred_len = vlen;
-        } else if (klen == 13 && memcmp(key, "SignedHeaders", 13) == 0 &&
-                   z->signed_list == NULL) {
-            z->signed_list = val;
-            z->signed_len = vlen;
-        } else if (klen == 9 && memcmp(key, "Signature", 9) == 0 &&
-                   z->sig == NULL) {
-            z->sig = val;
-            z->sig_len = vlen;
-        }
-    }
-}
-
-static int digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-static int num(const char *s, size_t n)
-{
-    int v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-/* tm (UTC) to time_t, -1 when a field is out of range (Feb 30th). */
-static int64_t utc_time(struct tm *tm)
-{
-    struct tm back;
-    time_t t;
-
-    if (tm->tm_year < 70 || tm->tm_year > 8000 || tm->tm_mon < 0 ||
-        tm->tm_mon > 11 || tm->tm_mday < 1 || tm->tm_mday > 31 ||
-        tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60)
-        return -1;
-    back = *tm;
-    t = timegm(&back);
-    if (t == (time_t)-1 || back.tm_mday != tm->tm_mday ||
-        back.tm_mon != tm->tm_mon)
-        return -1;
-    return (int64_t)t;
-}
-
-/* "YYYYMMDDTHHMMSSZ" to seconds, -1 when it is not that. */
-static int64_t parse_amz_date(const char *s)
-{
-    struct tm tm;
-
-    if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z' || !digits(s, 8) ||
-        !digits(s + 9, 6))
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = num(s, 4) - 1900;
-    tm.tm_mon = num(s + 4, 2) - 1;
-    tm.tm_mday = num(s + 6, 2);
-    tm.tm_hour = num(s + 9, 2);
-    tm.tm_min = num(s + 11, 2);
-    tm.tm_sec = num(s + 13, 2);
-    return utc_time(&tm);
-}
-
-/* RFC 1123, "Sun, 06 Nov 1994 08:49:37 GMT", to seconds, or -1. */
-static int64_t parse_http_date(const char *s)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    const char *m;
-    struct tm tm;
-
-    /* Fixed layout: every field has its place. */
-    if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' ||
-        s[11] != ' ' || s[16] != ' ' || s[19] != ':' || s[22] != ':' ||
-        strcmp(s + 25, " GMT") != 0 || !digits(s + 5, 2) ||
-        !digits(s + 12, 4) || !digits(s + 17, 2) || !digits(s + 20, 2) ||
-        !digits(s + 23, 2))
-        return -1;
-    m = strstr(months, (char[4]){ s[8], s[9], s[10], '\0' });
-    if (m == NULL || (m - months) % 3 != 0)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_mday = num(s + 5, 2);
-    tm.tm_mon = (int)((m - months) / 3);
-    tm.tm_year = num(s + 12, 4) - 1900;
-    tm.tm_hour = num(s + 17, 2);
-    tm.tm_min = num(s + 20, 2);
-    tm.tm_sec = num(s + 23, 2);
-    return utc_time(&tm);
-}
-
-static void amz_date(int64_t t, char out[17])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
-        snprintf(out, 17, "%s", "00000000T000000Z");
 }
 
 static int token_char(char c)
@@ -412,7 +264,7 @@ int auth_verify(const struct auth *a, const struct auth_request *r,
                       n_authz);
 
     /* 3: every part is there. */
-    parse_authz(authz_h, &z);
+    auth_hdr_authz(authz_h, &z);
     xdate = header(r, "x-amz-date", NULL);
     hdate = header(r, "date", NULL);
     if (z.cred == NULL)
@@ -438,19 +290,19 @@ int auth_verify(const struct auth *a, const struct auth_request *r,
 
     /* 4: date, algorithm and credential are well formed. */
     if (xdate != NULL) {
-        t = parse_amz_date(xdate);
+        t = auth_hdr_amz_date(xdate);
         if (t < 0)
             return refuse(res, "IncompleteSignatureException", "Date must "
                           "be in ISO-8601 'basic format'. Got '%.40s'. See "
                           "http://en.wikipedia.org/wiki/ISO_8601", xdate);
     } else {
-        t = parse_http_date(hdate);
+        t = auth_hdr_http_date(hdate);
         if (t < 0)
             return refuse(res, "IncompleteSignatureException", "Date header "
                           "must be an RFC 1123 date such as 'Sun, 06 Nov "
                           "1994 08:49:37 GMT'. Got '%.40s'", hdate);
     }
-    amz_date(t, date_iso);
+    auth_hdr_amz_format(t, date_iso);
     if (z.alg_len != strlen(AUTH_ALGO) ||
         memcmp(z.alg, AUTH_ALGO, z.alg_len) != 0)
         return refuse(res, "IncompleteSignatureException", "Unsupported AWS "
@@ -481,9 +333,9 @@ int auth_verify(const struct auth *a, const struct auth_request *r,
              part[0]);
 
     /* 5: clock skew. */
-    amz_date(r->now_s, now_iso);
-    amz_date(r->now_s - a->skew_s, lo);
-    amz_date(r->now_s + a->skew_s, hi);
+    auth_hdr_amz_format(r->now_s, now_iso);
+    auth_hdr_amz_format(r->now_s - a->skew_s, lo);
+    auth_hdr_amz_format(r->now_s + a->skew_s, hi);
     if (t < r->now_s - a->skew_s)
         return refuse(res, "InvalidSignatureException", "Signature expired: "
                       "%s is now earlier than %s (%s - %d min.)", date_iso,
