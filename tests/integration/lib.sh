@@ -315,6 +315,18 @@ start_dynalite() {
     log "dynalite pid $DDB_PID on $DDB_ENDPOINT"
 }
 kin() { node "$IT_DIR/js/kin.js" --endpoint "$KIN_ENDPOINT" "$@"; }
+# ddb_lease_config FILE PORT N FAILOVER_MS: firehosed (worker wN, state
+# and output in $T_TMP/stateN, outN) reading the kinesalite stream
+# "clicks" from TRIM_HORIZON, its leases in dynalite's table "leases".
+ddb_lease_config() {
+    cat >"$1" <<JSON
+{ "Service": { "Listen": "127.0.0.1:$2", "StateDirectory": "$T_TMP/state$3",
+               "Endpoints": { "Kinesis": "$KIN_ENDPOINT", "DynamoDB": "$DDB_ENDPOINT" },
+               "WorkerId": "w$3",
+               "LeaseStore": { "Type": "dynamodb", "TableName": "leases", "FailoverTimeMillis": $4 } },
+  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$T_TMP/out$3" TRIM_HORIZON) ] }
+JSON
+}
 # kinesis_stream NAME KINESIS_STREAM OUT_DIR [START] [SCRIPT]: a
 # KinesisStreamAsSource stream into a local directory, uncompressed.
 kinesis_stream() {

@@ -19,17 +19,11 @@ sent=$T_TMP/sent
 kin put --stream clicks --tag a --first 0 --count 1000 --sent "$sent" >/dev/null || fail "put"
 
 port=$(free_port)
-cat >"$T_TMP/cfg.json" <<JSON
-{ "Service": { "Listen": "127.0.0.1:$port", "StateDirectory": "$T_TMP/state",
-               "Endpoints": { "Kinesis": "$KIN_ENDPOINT", "DynamoDB": "$DDB_ENDPOINT" },
-               "WorkerId": "w1",
-               "LeaseStore": { "Type": "dynamodb", "TableName": "leases", "FailoverTimeMillis": $FAILOVER } },
-  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$T_TMP/out" TRIM_HORIZON) ] }
-JSON
+ddb_lease_config "$T_TMP/cfg.json" "$port" 1 "$FAILOVER"
 start_firehosed "$T_TMP/cfg.json" "$port"; pid=$FH_PID
 
 held() { curl -s -m 2 "http://127.0.0.1:$port/api/status" | jget '.DeliveryStreams[0].Kinesis.LeasesHeld' 2>/dev/null || echo 0; }
-n_ids() { delivered_ids "$T_TMP/out" | sort -u | wc -l; }
+n_ids() { delivered_ids "$T_TMP/out1" | sort -u | wc -l; }
 both() { [ "$(held)" = 2 ]; }
 wait_for 30 both || fail "w1 holds $(held) of 2 leases"
 got_1000() { [ "$(n_ids)" -ge 1000 ]; }
@@ -115,8 +109,8 @@ assert n > 10, f"only {n} samples"
 assert len(after) == 2 and all(c.isdigit() for c in after.values()), f"after the outage: {after}"
 print(f"{n} samples, checkpoints monotonic")
 PYEOF
-delivered=$(delivered_ids "$T_TMP/out" | wc -l)
-missing=$(comm -23 <(sort -u "$sent") <(delivered_ids "$T_TMP/out" | sort -u) | wc -l)
+delivered=$(delivered_ids "$T_TMP/out1" | wc -l)
+missing=$(comm -23 <(sort -u "$sent") <(delivered_ids "$T_TMP/out1" | sort -u) | wc -l)
 dups=$((delivered - (want - missing)))
 result "$(printf 'lease_outage put=%s delivered=%s lost=%s duplicates=%s (held %s leases at the end of a %ss outage, both back after %s ms)' \
     "$want" "$delivered" "$missing" "$dups" "$held_during" "$OUTAGE" "$ms")"
