@@ -331,8 +331,6 @@ int kinesis_parse_records(char *body, size_t len, struct kinesis_batch *b,
     b->millis_behind = (int64_t)mb;
     return 0;
 fail:
-    if (e != NULL && e->code == ERR_NOMEM)
-        return -1;
     b->n = 0;
     b->next = NULL;
     return -1;
