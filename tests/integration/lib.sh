@@ -303,11 +303,13 @@ start_kinesalite() {
     KIN_ENDPOINT="http://127.0.0.1:$KIN_PORT"
     log "kinesalite pid $KIN_PID on $KIN_ENDPOINT"
 }
-# start_dynalite: sets DDB_PORT, DDB_PID, DDB_ENDPOINT
+# start_dynalite [DIR]: sets DDB_PORT, DDB_PID, DDB_ENDPOINT. With DIR the
+# tables live in LevelDB there (they survive a restart); a restart keeps
+# the port when DDB_PORT is set.
 start_dynalite() {
-    DDB_PORT=$(free_port)
+    DDB_PORT=${DDB_PORT:-$(free_port)}
     "$PEERS/.bin/dynalite" --host 127.0.0.1 --port "$DDB_PORT" --createTableMs 50 \
-        --deleteTableMs 50 --updateTableMs 50 >"$T_TMP/dynalite.out" 2>&1 &
+        --deleteTableMs 50 --updateTableMs 50 ${1:+--path "$1"} >>"$T_TMP/dynalite.out" 2>&1 &
     DDB_PID=$!
     track_pid "$DDB_PID"
     wait_port "$DDB_PORT" 15 || { cat "$T_TMP/dynalite.out" >&2; fail "dynalite did not start"; }

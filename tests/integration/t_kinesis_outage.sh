@@ -3,17 +3,19 @@
 # One firehosed reads a 2-shard kinesalite stream with its leases in
 # dynalite (FailoverTimeMillis 3000); dynalite is frozen (kill -STOP: its
 # connections hang, the nastier case than a refused connect) for 15 s
-# while ~200 records/s are put. Checked: the lease table is sampled every
-# 0.5 s (before, during, after) and no shard's checkpoint ever goes back;
-# nothing is checkpointed during the outage; the worker holds both leases
-# again after dynalite returns and reading resumes; every record put is
-# delivered at least once.
+# while ~200 records/s are put; then, once both leases are back, dynalite
+# is killed and restarted 6 s later on the same port and LevelDB
+# directory (--path). Checked: the lease table is sampled every 0.5 s and
+# no shard's checkpoint ever goes back; the worker holds both leases again
+# after each outage and reading resumes; every record put is delivered at
+# least once.
 source "$(dirname "$0")/lib.sh"
 
 FAILOVER=3000
 OUTAGE=15
+DOWN=6
 start_kinesalite
-start_dynalite
+start_dynalite "$T_TMP/ddb"
 kin create --stream clicks --shards 2 || fail "CreateStream failed"
 sent=$T_TMP/sent
 kin put --stream clicks --tag a --first 0 --count 1000 --sent "$sent" >/dev/null || fail "put"
@@ -53,7 +55,7 @@ PYEOF
     done
 }
 sampler & spid=$!; track_pid "$spid"
-kin rate --stream clicks --tag r --rate 200 --seconds $((OUTAGE + 10)) --sent "$sent" >/dev/null &
+kin rate --stream clicks --tag r --rate 200 --seconds $((OUTAGE + DOWN + 14)) --sent "$sent" >/dev/null &
 rpid=$!; track_pid "$rpid"
 sleep 4
 
@@ -74,6 +76,17 @@ t0=$(date +%s%N)
 wait_for 30 both || fail "w1 holds $(held) of 2 leases 30 s after dynalite returned"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "both leases held again ${ms} ms after dynalite returned"
+
+log "dynalite killed, restarted in ${DOWN}s on the same port and data"
+echo down >"$phase"
+kill -KILL "$DDB_PID"; wait "$DDB_PID" 2>/dev/null
+sleep "$DOWN"
+echo restarted >"$phase"
+start_dynalite "$T_TMP/ddb"
+t0=$(date +%s%N)
+wait_for 30 both || fail "w1 holds $(held) of 2 leases 30 s after dynalite restarted"
+ms2=$(( ($(date +%s%N) - t0) / 1000000 ))
+log "both leases held again ${ms2} ms after the restart"
 wait "$rpid" || fail "kin rate failed"
 want=$(sort -u "$sent" | wc -l)
 got_all() { [ "$(n_ids)" -ge "$want" ]; }
@@ -103,17 +116,17 @@ for line in open(sys.argv[1]):
         assert k >= last[shard][0], f"{shard}: checkpoint went back from {last[shard][1]} to {cp}/{sub} ({phase})"
     assert phase != "during", f"dynalite answered while frozen: {line}"
     last[shard] = (k, f"{cp}/{sub}")
-    if phase == "after":
+    if phase == "restarted":
         after[shard] = cp
 assert n > 10, f"only {n} samples"
-assert len(after) == 2 and all(c.isdigit() for c in after.values()), f"after the outage: {after}"
+assert len(after) == 2 and all(c.isdigit() for c in after.values()), f"after the outages: {after}"
 print(f"{n} samples, checkpoints monotonic")
 PYEOF
 delivered=$(delivered_ids "$T_TMP/out1" | wc -l)
 missing=$(comm -23 <(sort -u "$sent") <(delivered_ids "$T_TMP/out1" | sort -u) | wc -l)
 dups=$((delivered - (want - missing)))
-result "$(printf 'lease_outage put=%s delivered=%s lost=%s duplicates=%s (held %s leases at the end of a %ss outage, both back after %s ms)' \
-    "$want" "$delivered" "$missing" "$dups" "$held_during" "$OUTAGE" "$ms")"
+result "$(printf 'lease_outage put=%s delivered=%s lost=%s duplicates=%s (held %s leases at the end of a %ss freeze, both back %s ms after it and %s ms after a %ss kill+restart)' \
+    "$want" "$delivered" "$missing" "$dups" "$held_during" "$OUTAGE" "$ms" "$ms2" "$DOWN")"
 assert_eq 0 "$missing" "records put but never delivered"
 grep -q 'AddressSanitizer\|runtime error' "$T_TMP"/*.log 2>/dev/null && fail "sanitizer report in the logs"
 stop_pid "$pid" 20 || fail "firehosed did not stop cleanly"
