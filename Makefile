@@ -65,7 +65,7 @@ AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
 UNIT_TESTS = cfg spool pbuf quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control jqx proc \
-             agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint
+             agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint kinesis
 BENCH_SRC = tests/bench/loadgen.c
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -130,8 +130,10 @@ TEST_kpl_SRC     = delivery/kpl.c
 TEST_kenv_SRC    = delivery/kenv.c
 TEST_kcheckpoint_SRC = delivery/spool.c delivery/crc32c.c
 TEST_lease_SRC   = delivery/lease.c
+TEST_kinesis_SRC = delivery/kinesis.c delivery/jscan.c delivery/awsjson.c \
+                   delivery/httpc.c delivery/sigv4.c delivery/awscred.c
 TEST_ddb_SRC     = delivery/ddb.c delivery/lease.c delivery/awsjson.c \
-                   delivery/kinesis.c delivery/httpc.c delivery/sigv4.c \
+                   delivery/kinesis.c delivery/jscan.c delivery/httpc.c delivery/sigv4.c \
                    delivery/awscred.c tests/fakes/fake_httpd.c
 TEST_errdoc_SRC  = delivery/errdoc.c
 TEST_xform_SRC   = transforms/xform.c transforms/xform_vm.c \
@@ -160,7 +162,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o \
 
 # libFuzzer targets (clang), never part of make test:
 #   make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="jscan auth"]
-FUZZ_TARGETS ?= jscan cfg auth spool keys xform jqx kpl
+FUZZ_TARGETS ?= jscan cfg auth spool keys xform jqx kpl getrecords
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -176,6 +178,8 @@ FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
 build-fuzz/fuzz_xform: FUZZ_CFLAGS += -I/usr/include/lua5.4
 FUZZ_jqx_SRC   = transforms/proc.c $(JQX_SRC)
 FUZZ_kpl_SRC   = delivery/kpl.c
+FUZZ_getrecords_SRC = delivery/kinesis.c delivery/jscan.c delivery/awsjson.c \
+                 delivery/httpc.c delivery/sigv4.c delivery/awscred.c
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(sort $(BASE_SRC) $$(FUZZ_$$*_SRC))
 	@mkdir -p build-fuzz
@@ -196,6 +200,12 @@ $(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
 PROC_BENCH_SRC = tests/bench/proc_bench.c transforms/proc.c $(JQX_SRC) \
                  $(BASE_SRC)
 $(BUILD)/proc_bench: $(PROC_BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+GETRECORDS_BENCH_SRC = tests/bench/getrecords_bench.c delivery/kinesis.c \
+                  delivery/jscan.c delivery/awsjson.c delivery/httpc.c \
+                  delivery/sigv4.c delivery/awscred.c $(BASE_SRC)
+$(BUILD)/getrecords_bench: $(GETRECORDS_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 DEST_BENCH_SRC = tests/bench/dest_bench.c tests/fakes/fake_httpd.c \

@@ -114,25 +114,21 @@ static void error_type(json_t *j, char *type, size_t n, char *msg,
     snprintf(msg, msg_n, "%s", m ? m : "");
 }
 
-enum awsjson_rc awsjson_call(struct awsjson *c, const char *op,
-                             json_t *req, json_t **resp, char *type,
-                             size_t type_size, struct err *e)
+/* Send one request: OK with the reply in c->resp (any status), RETRY for
+ * a network failure, ERROR for a request we cannot sign. */
+static enum awsjson_rc send_req(struct awsjson *c, const char *op,
+                                json_t *req, struct err *e)
 {
     struct sigv4_header sh[5];
     struct sigv4_request rq;
     struct sigv4_key k;
     char amz_date[17], authz[512], target[128], ctype[96];
     char h_host[600], h_date[64], h_auth[560], h_tok[2100], h_tgt[160];
-    char msg[200];
     const char *hdrs[8];
     size_t nh = 0, ns = 0;
     char *body;
-    json_t *j;
-    json_error_t je;
     int rc;
 
-    *resp = NULL;
-    type[0] = '\0';
     body = json_dumps(req, JSON_COMPACT);
     if (body == NULL) {
         err_set(e, ERR_NOMEM, "out of memory for a %s request", op);
@@ -181,23 +177,20 @@ enum awsjson_rc awsjson_call(struct awsjson *c, const char *op,
     rc = httpc_request(c->http, "POST", c->url, hdrs, nh, body, rq.body_len,
                        c->timeout_ms, AWSJSON_MAX_BODY, &c->resp, e);
     free(body);
-    if (rc != 0)
-        return AWSJSON_RETRY;
-    if (c->resp.body.len == 0)
-        j = json_object();
-    else
+    return rc != 0 ? AWSJSON_RETRY : AWSJSON_OK;
+}
+
+/* A non-200 reply: its error type and message, classified. */
+static enum awsjson_rc fail_reply(struct awsjson *c, const char *op,
+                                  char *type, size_t type_size,
+                                  struct err *e)
+{
+    json_t *j = NULL;
+    char msg[200];
+
+    if (c->resp.body.len > 0)
         j = json_loadb((const char *)c->resp.body.p, c->resp.body.len, 0,
-                       &je);
-    if (c->resp.status == 200) {
-        if (j == NULL || !json_is_object(j)) {
-            json_decref(j);
-            err_set(e, ERR_RETRY, "%s %s: unparsable reply (%s)", c->service,
-                    op, je.text);
-            return AWSJSON_RETRY;
-        }
-        *resp = j;
-        return AWSJSON_OK;
-    }
+                       NULL);
     msg[0] = '\0';
     if (j != NULL)
         error_type(j, type, type_size, msg, sizeof(msg));
@@ -209,4 +202,61 @@ enum awsjson_rc awsjson_call(struct awsjson *c, const char *op,
         return AWSJSON_RETRY;
     e->code = ERR_INVAL;
     return AWSJSON_ERROR;
+}
+
+/* Send and sort out failures: OK only for a 200 reply, in c->resp. */
+static enum awsjson_rc exchange(struct awsjson *c, const char *op,
+                                json_t *req, char *type, size_t type_size,
+                                struct err *e)
+{
+    enum awsjson_rc rc;
+
+    type[0] = '\0';
+    if ((rc = send_req(c, op, req, e)) != AWSJSON_OK)
+        return rc;
+    if (c->resp.status != 200)
+        return fail_reply(c, op, type, type_size, e);
+    return AWSJSON_OK;
+}
+
+enum awsjson_rc awsjson_call(struct awsjson *c, const char *op,
+                             json_t *req, json_t **resp, char *type,
+                             size_t type_size, struct err *e)
+{
+    enum awsjson_rc rc = exchange(c, op, req, type, type_size, e);
+    json_error_t je;
+    json_t *j;
+
+    *resp = NULL;
+    if (rc != AWSJSON_OK)
+        return rc;
+    if (c->resp.body.len == 0)
+        j = json_object();
+    else
+        j = json_loadb((const char *)c->resp.body.p, c->resp.body.len, 0,
+                       &je);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        err_set(e, ERR_RETRY, "%s %s: unparsable reply (%s)", c->service,
+                op, j == NULL ? je.text : "not a JSON object");
+        return AWSJSON_RETRY;
+    }
+    *resp = j;
+    return AWSJSON_OK;
+}
+
+enum awsjson_rc awsjson_call_raw(struct awsjson *c, const char *op,
+                                 json_t *req, char **body, size_t *len,
+                                 char *type, size_t type_size,
+                                 struct err *e)
+{
+    enum awsjson_rc rc = exchange(c, op, req, type, type_size, e);
+
+    *body = NULL;
+    *len = 0;
+    if (rc != AWSJSON_OK)
+        return rc;
+    *body = (char *)c->resp.body.p;
+    *len = c->resp.body.len;
+    return AWSJSON_OK;
 }

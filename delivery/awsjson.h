@@ -41,6 +41,15 @@ enum awsjson_rc awsjson_call(struct awsjson *c, const char *op,
                              json_t *req, json_t **resp, char *type,
                              size_t type_size, struct err *e);
 
+/* As awsjson_call, but an OK reply is left unparsed for the one hot
+ * call, GetRecords, which kinesis.c parses in place without jansson:
+ * *body (*len bytes) is the client's own reply buffer, writable, valid
+ * until the client's next call. */
+enum awsjson_rc awsjson_call_raw(struct awsjson *c, const char *op,
+                                 json_t *req, char **body, size_t *len,
+                                 char *type, size_t type_size,
+                                 struct err *e);
+
 /* Is this error code throttling (retry with backoff)? */
 int awsjson_is_throttle(const char *type);
 

@@ -24,28 +24,28 @@ static const unsigned char b64dec[256] = {
     ['8'] = 0x7c, ['9'] = 0x7d, ['+'] = 0x7e, ['/'] = 0x7f,
 };
 
-struct scan {
-    char *p;
-    char *end;
-    struct err *e;
-    enum jscan_error err;
-};
-
-__attribute__((format(printf, 3, 4)))
-static enum jscan_error fail(struct scan *s, enum jscan_error t,
-                             const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static void vfail(struct jscan *s, enum jscan_error t, const char *fmt,
+                  va_list ap)
 {
-    va_list ap;
-
     if (s->err == JSCAN_OK) {
         s->err = t;
         if (s->e != NULL) {
             s->e->code = ERR_INVAL;
-            va_start(ap, fmt);
             vsnprintf(s->e->msg, sizeof(s->e->msg), fmt, ap);
-            va_end(ap);
         }
     }
+}
+
+__attribute__((format(printf, 3, 4)))
+static enum jscan_error fail(struct jscan *s, enum jscan_error t,
+                             const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail(s, t, fmt, ap);
+    va_end(ap);
     return t;
 }
 
@@ -67,7 +67,7 @@ static inline uint64_t has_below(uint64_t v, unsigned char n)
     return (v - ONES * n) & ~v & HIGHS;
 }
 
-static void ws(struct scan *s)
+static void ws(struct jscan *s)
 {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
                              *s->p == '\n' || *s->p == '\r'))
@@ -113,7 +113,7 @@ static size_t utf8_put(char *w, unsigned cp)
 /* Parse a JSON string at s->p (which is at '"'), unescaping in place.
  * On success out and outlen give the decoded bytes (NUL-terminated in place,
  * over the closing quote or earlier). */
-static int string(struct scan *s, char **out, size_t *outlen)
+static int string(struct jscan *s, char **out, size_t *outlen)
 {
     char *w, *start;
 
@@ -206,9 +206,9 @@ bad_escape:
     return -1;
 }
 
-static int value_skip(struct scan *s, int depth);
+static int value_skip(struct jscan *s, int depth);
 
-static int literal(struct scan *s, const char *word)
+static int literal(struct jscan *s, const char *word)
 {
     size_t n = strlen(word);
 
@@ -220,7 +220,7 @@ static int literal(struct scan *s, const char *word)
     return 0;
 }
 
-static int number(struct scan *s)
+static int number(struct jscan *s)
 {
     char *st = s->p;
 
@@ -257,7 +257,7 @@ bad:
 }
 
 /* Syntax-check and skip any value (for members we do not use). */
-static int value_skip(struct scan *s, int depth)
+static int value_skip(struct jscan *s, int depth)
 {
     char *str;
     size_t n;
@@ -339,7 +339,7 @@ static int value_skip(struct scan *s, int depth)
 
 /* Decode base64 in place; strict: standard alphabet, '=' only as final
  * padding, length a multiple of 4. */
-static int b64_decode(struct scan *s, char *p, size_t n, size_t *outlen)
+static int b64_decode(struct jscan *s, char *p, size_t n, size_t *outlen)
 {
     const unsigned char *in = (const unsigned char *)p;
     unsigned char *w = (unsigned char *)p;
@@ -411,7 +411,7 @@ static const char *rec_path(char *b, size_t n, size_t idx)
 
 /* {"Data": "..."} with other members skipped; idx 0 = PutRecord's Record,
  * else the 1-based index in Records. */
-static int record(struct scan *s, struct jscan_put *out, size_t idx)
+static int record(struct jscan *s, struct jscan_put *out, size_t idx)
 {
     char pb[48];
     char *k, *d = NULL;
@@ -491,7 +491,7 @@ static int record(struct scan *s, struct jscan_put *out, size_t idx)
 
 #undef PATH
 
-static int records(struct scan *s, struct jscan_put *out)
+static int records(struct jscan *s, struct jscan_put *out)
 {
     ws(s);
     if (s->p >= s->end || *s->p != '[')
@@ -541,7 +541,7 @@ static int stream_name_ok(const char *n, size_t len)
 enum jscan_error jscan_parse_put(char *body, size_t len, int batch,
                                  struct jscan_put *out, struct err *e)
 {
-    struct scan s = { body, body + len, e, JSCAN_OK };
+    struct jscan s = { body, body + len, e, JSCAN_OK };
     char *k, *name = NULL;
     size_t kn, name_len = 0;
     int have_recs = 0;
@@ -643,4 +643,146 @@ enum jscan_error jscan_parse_put(char *body, size_t len, int batch,
     out->stream = name;
     out->stream_len = name_len;
     return JSCAN_OK;
+}
+
+/* The cursor API (jscan.h): thin entry points over the helpers above, so
+ * that other in-place parsers share one scanner. */
+
+void jscan_init(struct jscan *s, char *buf, size_t len, struct err *e)
+{
+    s->p = buf;
+    s->end = buf + len;
+    s->e = e;
+    s->err = JSCAN_OK;
+}
+
+int jscan_fail(struct jscan *s, const char *fmt, ...)
+{
+    char ctx[96];
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (s->err == JSCAN_OK || s->e == NULL) {
+        vfail(s, JSCAN_SERIALIZATION, fmt, ap);
+    } else {
+        /* Callers up the grammar add where the first failure was. */
+        char *m = s->e->msg;
+        size_t n, keep, cap = sizeof(s->e->msg);
+
+        vsnprintf(ctx, sizeof(ctx), fmt, ap);
+        n = strlen(ctx);
+        keep = strnlen(m, cap - 1);
+        if (n + 2 + keep > cap - 1)
+            keep = cap - 1 - n - 2;
+        memmove(m + n + 2, m, keep);
+        m[n + 2 + keep] = '\0';
+        memcpy(m, ctx, n);
+        m[n] = ':';
+        m[n + 1] = ' ';
+    }
+    va_end(ap);
+    return -1;
+}
+
+/* Past ',' or the opening bracket 'open' to the next element; 'close'
+ * ends the container. 1: at an element, 0: ended, -1: malformed. */
+static int next_item(struct jscan *s, int *first, char open, char close,
+                     const char *what)
+{
+    ws(s);
+    if (*first) {
+        if (s->p >= s->end || *s->p != open)
+            return jscan_fail(s, "Expected a JSON %s", what);
+        s->p++;
+        ws(s);
+        *first = 0;
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return 0;
+        }
+        return 1;
+    }
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    if (s->p >= s->end || *s->p != ',')
+        return jscan_fail(s, "Malformed JSON %s", what);
+    s->p++;
+    ws(s);
+    return 1;
+}
+
+int jscan_member(struct jscan *s, int *first, char **key, size_t *klen)
+{
+    int rc = next_item(s, first, '{', '}', "object");
+
+    if (rc != 1)
+        return rc;
+    if (s->p >= s->end || *s->p != '"')
+        return jscan_fail(s, "Malformed JSON object");
+    if (string(s, key, klen) != 0)
+        return -1;
+    ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return jscan_fail(s, "Malformed JSON object");
+    s->p++;
+    ws(s);
+    return 1;
+}
+
+int jscan_element(struct jscan *s, int *first)
+{
+    return next_item(s, first, '[', ']', "array");
+}
+
+int jscan_peek(struct jscan *s)
+{
+    ws(s);
+    return s->p < s->end ? (unsigned char)*s->p : -1;
+}
+
+int jscan_string(struct jscan *s, char **out, size_t *len)
+{
+    if (jscan_peek(s) != '"')
+        return jscan_fail(s, "Expected a JSON string");
+    return string(s, out, len);
+}
+
+int jscan_null(struct jscan *s)
+{
+    if (jscan_peek(s) != 'n')
+        return 0;
+    return literal(s, "null") == 0 ? 1 : -1;
+}
+
+int jscan_number(struct jscan *s, char **text, size_t *len)
+{
+    int c = jscan_peek(s);
+
+    if (c != '-' && (c < '0' || c > '9'))
+        return jscan_fail(s, "Expected a JSON number");
+    *text = s->p;
+    if (number(s) != 0)
+        return -1;
+    *len = (size_t)(s->p - *text);
+    return 0;
+}
+
+int jscan_skip(struct jscan *s)
+{
+    return value_skip(s, 1);
+}
+
+int jscan_b64(struct jscan *s, char *p, size_t n, size_t *outlen)
+{
+    return b64_decode(s, p, n, outlen);
+}
+
+int jscan_end(struct jscan *s)
+{
+    ws(s);
+    if (s->p != s->end)
+        return jscan_fail(s, "Unexpected data after the JSON value");
+    return 0;
 }

@@ -39,35 +39,41 @@ enum awsjson_rc kinesis_get_iterator(struct awsjson *c, const char *stream,
                                      char *out, size_t size, char *type,
                                      size_t type_size, struct err *e);
 
-/* One GetRecords reply. */
+/* Records one GetRecords reply may hold (the API's Limit maximum). */
+#define KINESIS_MAX_RECORDS 10000
+
+/* One record of a GetRecords reply: views into the reply buffer. */
+struct kinesis_rec {
+    const char *seq;            /* decimal digits, NUL-terminated */
+    const char *pk;             /* NUL-terminated (unescaped) */
+    size_t pk_len;
+    const unsigned char *data;  /* base64-decoded in place */
+    size_t len;
+    int64_t arrival_ms;         /* 0: not given */
+};
+/* One GetRecords reply. Zero it once; the recs array is kept and reused
+ * from reply to reply (kinesis_batch_release() frees it). */
 struct kinesis_batch {
-    json_t *resp;               /* owned; kinesis_batch_release() */
-    json_t *recs;               /* borrowed from resp */
-    size_t n;
+    struct kinesis_rec *recs;
+    size_t n, cap;
     const char *next;           /* NULL: the shard is closed and read */
     int64_t millis_behind;      /* -1: not given */
+    size_t n_children;          /* ChildShards entries (a closed shard) */
 };
-struct kinesis_rec {
-    const char *seq;
-    const char *pk;
-    const char *data_b64;       /* base64 text */
-    size_t data_b64_len;
-    int64_t arrival_ms;
-};
+/* GetRecords. b's records point into c's reply buffer: they stay valid
+ * until c's next call. A reply that does not parse is RETRY with e
+ * naming the flaw. */
 enum awsjson_rc kinesis_get_records(struct awsjson *c, const char *iter,
                                     int limit, struct kinesis_batch *b,
                                     char *type, size_t type_size,
                                     struct err *e);
-/* Record i of b; -1 when malformed (missing fields). */
-int kinesis_batch_rec(const struct kinesis_batch *b, size_t i,
-                      struct kinesis_rec *r);
-void kinesis_batch_release(struct kinesis_batch *b);
-
-/* Decoded size of base64 text (an upper bound). */
-size_t kinesis_b64_max(size_t len);
-/* Standard base64 with padding into out; 0 with *n, or -1 if invalid. */
-int kinesis_b64_decode(const char *s, size_t len, unsigned char *out,
-                       size_t *n);
+/* Parse a GetRecords reply body of 'len' bytes in place (the body is
+ * modified: strings unescaped, Data decoded where it lies). No allocation
+ * but the growth of b->recs. 0, or -1 with e (ERR_INVAL: a malformed
+ * reply; ERR_NOMEM). */
+int kinesis_parse_records(char *body, size_t len, struct kinesis_batch *b,
+                          struct err *e);
+void kinesis_batch_release(struct kinesis_batch *b);    /* frees recs */
 
 /* Compare two decimal sequence numbers numerically (<0, 0, >0). */
 int kinesis_seq_cmp(const char *a, const char *b);

@@ -60,7 +60,7 @@ struct reader {
     char last_seq[KINESIS_SEQ_MAX];    /* last Kinesis record read */
     char last_user_seq[KINESIS_SEQ_MAX];   /* last one appended */
     uint64_t last_user_sub;
-    struct buf dec;             /* base64 decoding scratch */
+    struct kinesis_batch b;     /* the latest reply; its array is reused */
 };
 
 static int rd_add(struct reader *r, struct kenv_meta *m,
@@ -157,45 +157,29 @@ static int rd_build(struct reader *r, const struct kinesis_batch *b,
     r->n = 0;
     r->env.len = 0;
     for (size_t i = 0; i < b->n; i++) {
-        struct kinesis_rec kr;
+        const struct kinesis_rec *kr = &b->recs[i];
         struct kenv_meta m;
         enum kpl_kind kind;
         struct err ke = { 0, "" };
-        size_t dlen;
 
-        if (kinesis_batch_rec(b, i, &kr) != 0) {
-            log_msg(LOG_ERROR, ks->who, "shard %s: GetRecords returned a "
-                    "record without SequenceNumber, PartitionKey or Data: "
-                    "skipped", sh->id);
-            continue;
-        }
-        snprintf(r->last_seq, sizeof(r->last_seq), "%s", kr.seq);
-        r->dec.len = 0;
-        if (buf_reserve(&r->dec, kinesis_b64_max(kr.data_b64_len) + 1, e))
-            return -1;
-        if (kinesis_b64_decode(kr.data_b64, kr.data_b64_len, r->dec.p,
-                               &dlen) != 0) {
-            log_msg(LOG_ERROR, ks->who, "shard %s: record %s has invalid "
-                    "base64 Data: skipped", sh->id, kr.seq);
-            continue;
-        }
+        snprintf(r->last_seq, sizeof(r->last_seq), "%s", kr->seq);
         m.shard_id = sh->id;
-        m.seq = kr.seq;
-        m.pk = kr.pk;
-        m.pk_len = strlen(kr.pk);
-        m.arrival_ms = kr.arrival_ms;
+        m.seq = kr->seq;
+        m.pk = kr->pk;
+        m.pk_len = kr->pk_len;
+        m.arrival_ms = kr->arrival_ms;
         m.subseq = 0;
-        if (kpl_decode(&r->kpl, r->dec.p, dlen, &kind, &ke) != 0)
+        if (kpl_decode(&r->kpl, kr->data, kr->len, &kind, &ke) != 0)
             return err_set(e, ke.code, "%s", ke.msg);
         if (kind == KPL_MALFORMED) {
             kpl_bad++;
             log_msg(LOG_WARN, ks->who, "shard %s: record %s looks like a "
                     "KPL aggregate but is not one (%s): delivered as one "
-                    "raw record", sh->id, kr.seq, ke.msg);
+                    "raw record", sh->id, kr->seq, ke.msg);
         }
         if (kind != KPL_AGGREGATE) {
-            if (!already_done(sh, kr.seq, 0) &&
-                (rc = rd_push(r, &m, r->dec.p, dlen, e)) != 0)
+            if (!already_done(sh, kr->seq, 0) &&
+                (rc = rd_push(r, &m, kr->data, kr->len, e)) != 0)
                 goto out;
             continue;
         }
@@ -203,7 +187,7 @@ static int rd_build(struct reader *r, const struct kinesis_batch *b,
             const struct kpl_user *u = &r->kpl.recs[k];
 
             m.subseq = k;
-            if (already_done(sh, kr.seq, k))
+            if (already_done(sh, kr->seq, k))
                 continue;
             if (sh->have_range && ks->cfg->kinesis.drop_out_of_range) {
                 kpl_u128 h = kpl_user_hash(u);
@@ -346,7 +330,7 @@ void *kreader_main(void *arg)
     log_msg(LOG_INFO, ks->who, "shard %s: reading from %s/%" PRIu64,
             sh->id, sh->start_cp, sh->start_sub);
     while (!atomic_load(&sh->stop)) {
-        struct kinesis_batch b;
+        struct kinesis_batch *b = &r.b;
         enum awsjson_rc rc;
         int64_t gap;
 
@@ -367,7 +351,7 @@ void *kreader_main(void *arg)
         if (gap < MIN_READ_GAP_MS)
             kreader_nap(&sh->stop, MIN_READ_GAP_MS - gap);
         last_call = util_mono_ms();
-        rc = kinesis_get_records(r.c, iter, kc->get_records_limit, &b, etype,
+        rc = kinesis_get_records(r.c, iter, kc->get_records_limit, b, etype,
                                  sizeof(etype), &e);
         metrics_add(&ks->m->kinesis_get_records, 1);
         if (rc != AWSJSON_OK) {
@@ -388,17 +372,14 @@ void *kreader_main(void *arg)
             continue;
         }
         fails = 0;
-        if (b.millis_behind >= 0)
-            atomic_store(&sh->millis_behind, b.millis_behind);
+        if (b->millis_behind >= 0)
+            atomic_store(&sh->millis_behind, b->millis_behind);
         memcpy(saved, r.last_seq, sizeof(saved));
-        rc2 = rd_build(&r, &b, &e);
-        if (rc2 > 0) {              /* told to stop */
-            kinesis_batch_release(&b);
+        rc2 = rd_build(&r, b, &e);
+        if (rc2 > 0)                /* told to stop */
             break;
-        }
         if (rc2 < 0) {
             log_msg(LOG_ERROR, ks->who, "shard %s: %s", sh->id, e.msg);
-            kinesis_batch_release(&b);
             /* Read the batch again, from where it started (what was
              * already appended of it comes twice: at least once). */
             memcpy(r.last_seq, saved, sizeof(saved));
@@ -408,23 +389,21 @@ void *kreader_main(void *arg)
             kreader_nap(&sh->stop, 1000);
             continue;
         }
-        if (b.next == NULL || b.next[0] == '\0') {
-            kinesis_batch_release(&b);
+        if (b->next == NULL || b->next[0] == '\0') {
             rd_end(sh);
             log_msg(LOG_INFO, ks->who, "shard %s: read to its end",
                     sh->id);
             break;
         }
-        snprintf(iter, sizeof(iter), "%s", b.next);
-        if (b.n == 0 || b.millis_behind == 0)
+        snprintf(iter, sizeof(iter), "%s", b->next);
+        if (b->n == 0 || b->millis_behind == 0)
             kreader_nap(&sh->stop, kc->idle_ms);
-        kinesis_batch_release(&b);
     }
 out:
     awsjson_free(r.c);
     kpl_release(&r.kpl);
     buf_release(&r.env);
-    buf_release(&r.dec);
+    kinesis_batch_release(&r.b);
     free(r.offs);
     free(r.iov);
     atomic_store(&sh->exited, 1);

@@ -64,6 +64,11 @@ struct kshard {
     int at_end;                 /* read to SHARD_END, all appended */
     char cp[LEASE_CP_MAX];      /* last checkpoint written (status) */
     uint64_t cp_sub;
+
+    /* The coordinator's alone: a delivered position whose checkpoint
+     * write failed, written again at the next pass. */
+    struct kpos unsaved;
+    int have_unsaved;
 };
 
 /* The thread: arg is the struct kshard. Sets 'exited' when done. */

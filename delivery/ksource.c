@@ -231,6 +231,11 @@ static void record_children(struct ksource *ks, const char *id)
                 id, e.msg);
 }
 
+static int64_t failover_ms(const struct ksource *ks)
+{
+    return ks->svc->failover_ms > 0 ? ks->svc->failover_ms : 10000;
+}
+
 /* Advance checkpoints to what the spool has committed; finish shards
  * that were read to their end and fully delivered. */
 static void checkpoint_pass(struct ksource *ks, int final)
@@ -261,26 +266,38 @@ static void checkpoint_pass(struct ksource *ks, int final)
             continue;
         }
         if (have) {
+            sh->unsaved = newest;
+            sh->have_unsaved = 1;
+        }
+        if (sh->have_unsaved) {
             rc = lease_mgr_checkpoint(ks->mgr, sh->id, sh->token,
-                                      newest.seq, newest.sub,
+                                      sh->unsaved.seq, sh->unsaved.sub,
                                       util_mono_ms(), &e);
             if (rc == 0) {
                 metrics_add(&ks->m->kinesis_checkpoints, 1);
                 pthread_mutex_lock(&sh->mu);
-                snprintf(sh->cp, sizeof(sh->cp), "%s", newest.seq);
-                sh->cp_sub = newest.sub;
+                snprintf(sh->cp, sizeof(sh->cp), "%s", sh->unsaved.seq);
+                sh->cp_sub = sh->unsaved.sub;
                 pthread_mutex_unlock(&sh->mu);
-            } else if (rc == LEASE_CONFLICT) {
-                log_msg(LOG_WARN, ks->who, "checkpoint of %s refused: the "
-                        "lease was taken by another worker", sh->id);
+                sh->have_unsaved = 0;
+            } else if (rc == LEASE_CONFLICT || rc == LEASE_EXPIRED) {
+                if (rc == LEASE_CONFLICT)
+                    log_msg(LOG_WARN, ks->who, "checkpoint of %s refused: "
+                            "the lease was taken by another worker",
+                            sh->id);
+                else
+                    log_msg(LOG_WARN, ks->who, "lease %s expired: not "
+                            "renewed for %" PRId64 " ms (lease store "
+                            "unreachable): reading stops, not "
+                            "checkpointed", sh->id, failover_ms(ks));
                 atomic_store(&sh->stop, 1);
                 i++;
                 continue;
             } else {
-                /* The positions are gone from the ring, but a later one
-                 * covers them: the next checkpoint writes past them. */
-                log_msg(LOG_WARN, ks->who, "checkpoint of %s failed: %s",
-                        sh->id, e.msg);
+                /* Kept for the next pass: an idle shard would otherwise
+                 * keep its old checkpoint until new records come. */
+                log_msg(LOG_WARN, ks->who, "checkpoint of %s failed "
+                        "(retried): %s", sh->id, e.msg);
             }
         }
         if (end_ready && atomic_load(&sh->exited) && !final) {
@@ -296,7 +313,7 @@ static void checkpoint_pass(struct ksource *ks, int final)
                 atomic_store(&ks->sync_now, 1);
                 continue;
             }
-            if (rc != LEASE_CONFLICT)
+            if (rc != LEASE_CONFLICT && rc != LEASE_EXPIRED)
                 log_msg(LOG_WARN, ks->who, "SHARD_END checkpoint of %s "
                         "failed: %s", sh->id, e.msg);
         }
@@ -417,7 +434,7 @@ static int open_store(struct ksource *ks, struct err *e)
     } else {
         /* The coordinator renews leases between its calls: no call may
          * take longer than a renewal period. */
-        int64_t f = ks->svc->failover_ms > 0 ? ks->svc->failover_ms : 10000;
+        int64_t f = failover_ms(ks);
         struct ddb_opts o = {
             ks->ddb_endpoint,
             ks->svc->region ? ks->svc->region : ks->region,
@@ -440,8 +457,7 @@ static int open_store(struct ksource *ks, struct err *e)
 static void *coord_main(void *arg)
 {
     struct ksource *ks = arg;
-    int64_t failover = ks->svc->failover_ms > 0 ? ks->svc->failover_ms
-                                                : 10000;
+    int64_t failover = failover_ms(ks);
     int64_t renew_every = failover / 3 - 25, take_every = failover / 3;
     int64_t next_renew = 0, next_take = 0, next_sync = 0, next_cp = 0;
     int64_t last_err_log = 0;
@@ -464,6 +480,15 @@ static void *coord_main(void *arg)
                     ks->worker, ks->svc->lease_store_ddb ? "dynamodb table "
                     : "local", ks->svc->lease_store_ddb ? ks->table : "",
                     "");
+        }
+        /* Store calls may hang up to their timeout each: leases that
+         * expired meanwhile stop their readers now, not at the next
+         * renewal, before another worker may take them. */
+        if (lease_mgr_expire(ks->mgr, util_mono_ms()) > 0) {
+            log_msg(LOG_WARN, ks->who, "leases not renewed for %" PRId64
+                    " ms (lease store unreachable?) are given up",
+                    failover);
+            reconcile(ks);
         }
         if (now >= next_sync || atomic_load(&ks->sync_now)) {
             atomic_store(&ks->sync_now, 0);

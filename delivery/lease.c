@@ -504,38 +504,64 @@ static int held_add(struct lease_mgr *m, const struct lease *l,
     return 0;
 }
 
-int lease_mgr_renew(struct lease_mgr *m, int64_t now_ms, struct err *e)
+/* After a write of ours lost its condition: is the lease still ours? A
+ * write that timed out may have been applied after all (a store that
+ * stalled, then ran what was queued): the counter moved past ours but
+ * leaseOwner is still us, which no other worker's take leaves (take sets
+ * the owner, and is conditional on the counter it saw). Then the lease
+ * is adopted at the stored counter. 1 ours, 0 not, -1 store error. */
+static int still_ours(struct lease_mgr *m, struct lease_held *h,
+                      int64_t now_ms, struct err *e)
 {
-    int lost = 0, failed = 0;
+    struct lease cur;
+    int rc = m->store.ops->get(m->store.ctx, h->l.key, &cur, e);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0 || strcmp(cur.owner, m->me) != 0 ||
+        cur.counter <= h->l.counter)
+        return 0;
+    h->l.counter = cur.counter;
+    h->renewed_ms = now_ms;
+    return 1;
+}
+
+int lease_mgr_expire(struct lease_mgr *m, int64_t now_ms)
+{
+    int lost = 0;
 
     for (size_t i = 0; i < m->nheld;) {
-        struct lease_held *h = &m->held[i];
-        struct lease cur;
-        int rc;
-
-        if (now_ms - h->renewed_ms > m->failover_ms) {
-            held_drop(m, h);        /* expired here: others may have it */
+        if (now_ms - m->held[i].renewed_ms > m->failover_ms) {
+            held_drop(m, &m->held[i]);  /* expired here: others may take it */
             lost++;
             continue;
         }
+        i++;
+    }
+    return lost;
+}
+
+int lease_mgr_renew(struct lease_mgr *m, int64_t now_ms, struct err *e)
+{
+    int lost = lease_mgr_expire(m, now_ms), failed = 0;
+
+    for (size_t i = 0; i < m->nheld;) {
+        struct lease_held *h = &m->held[i];
+        int rc;
+
         rc = m->store.ops->renew(m->store.ctx, h->l.key, h->l.counter, e);
         if (rc == 0) {
             h->l.counter++;
             h->renewed_ms = now_ms;
         } else if (rc == LEASE_CONFLICT) {
-            /* A retried write that did succeed looks like this too. */
-            rc = m->store.ops->get(m->store.ctx, h->l.key, &cur, e);
-            if (rc == 1 && strcmp(cur.owner, m->me) == 0 &&
-                cur.counter == h->l.counter + 1) {
-                h->l.counter++;
-                h->renewed_ms = now_ms;
-            } else if (rc >= 0) {
+            rc = still_ours(m, h, now_ms, e);
+            if (rc == 0) {
                 held_drop(m, h);
                 lost++;
                 continue;
-            } else {
-                failed = 1;
             }
+            if (rc < 0)
+                failed = 1;
         } else {
             failed = 1;
         }
@@ -753,10 +779,19 @@ int lease_mgr_checkpoint(struct lease_mgr *m, const char *key,
         return err_set(e, ERR_NOTFOUND, "lease '%s' is not held", key);
     if (now_ms - h->renewed_ms > m->failover_ms) {
         held_drop(m, h);
-        return LEASE_CONFLICT;
+        return LEASE_EXPIRED;
     }
     rc = m->store.ops->checkpoint(m->store.ctx, key, h->l.counter, m->me,
                                   cp, sub, e);
+    if (rc == LEASE_CONFLICT) {
+        /* Still ours at a newer counter: once more, at that counter. */
+        rc = still_ours(m, h, now_ms, e);
+        if (rc == 1)
+            rc = m->store.ops->checkpoint(m->store.ctx, key, h->l.counter,
+                                          m->me, cp, sub, e);
+        else if (rc == 0)
+            rc = LEASE_CONFLICT;
+    }
     if (rc == LEASE_CONFLICT) {
         held_drop(m, h);
         return rc;

@@ -39,6 +39,9 @@ struct lease {
  * race, lease lost, already exists), -1 on error (e filled; ERR_RETRY for
  * transient ones). */
 #define LEASE_CONFLICT 1
+/* lease_mgr_checkpoint(): not renewed within the failover time (the store
+ * was unreachable), so others may have it: dropped, nothing written. */
+#define LEASE_EXPIRED 2
 
 struct lease_store_ops {
     /* Every lease (the whole table); *out malloc'ed, caller frees. */
@@ -111,17 +114,24 @@ struct lease_held {
 };
 
 /* Renew every held lease (call every failover/3). Leases that are
- * locally expired or whose renewal lost the condition are dropped.
- * Returns how many were lost, -1 on a store error (leases stay held
- * until they expire locally). */
+ * locally expired or whose renewal lost the condition are dropped (but a
+ * lease whose stored owner is still us, at a newer counter, is kept: a
+ * write that timed out was applied after all). Returns how many were
+ * lost, -1 on a store error (leases stay held until they expire
+ * locally). */
 int lease_mgr_renew(struct lease_mgr *m, int64_t now_ms, struct err *e);
+/* Drop, without a store call, the leases not renewed within the failover
+ * time: other workers may take them from now on, so reading must stop
+ * even while every store call hangs. Returns how many were dropped. */
+int lease_mgr_expire(struct lease_mgr *m, int64_t now_ms);
 /* Scan the table, update what others hold, take available leases (very
  * old ones first), else steal one from the busiest worker, KCL 2.x rules
  * (§2.7-2.8). Finished leases (SHARD_END) are neither taken nor counted.
  * Returns how many were taken, -1 on error. */
 int lease_mgr_take(struct lease_mgr *m, int64_t now_ms, struct err *e);
 /* Checkpoint a held lease. 0, LEASE_CONFLICT (lost: dropped, the token
- * is no longer valid), ERR_NOTFOUND -1 (token stale), -1 on error. */
+ * is no longer valid), LEASE_EXPIRED (likewise), ERR_NOTFOUND -1 (token
+ * stale), -1 on error. */
 int lease_mgr_checkpoint(struct lease_mgr *m, const char *key,
                          uint64_t token, const char *cp, uint64_t sub,
                          int64_t now_ms, struct err *e);

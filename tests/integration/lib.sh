@@ -303,11 +303,13 @@ start_kinesalite() {
     KIN_ENDPOINT="http://127.0.0.1:$KIN_PORT"
     log "kinesalite pid $KIN_PID on $KIN_ENDPOINT"
 }
-# start_dynalite: sets DDB_PORT, DDB_PID, DDB_ENDPOINT
+# start_dynalite [DIR]: sets DDB_PORT, DDB_PID, DDB_ENDPOINT. With DIR the
+# tables live in LevelDB there (they survive a restart); a restart keeps
+# the port when DDB_PORT is set.
 start_dynalite() {
-    DDB_PORT=$(free_port)
+    DDB_PORT=${DDB_PORT:-$(free_port)}
     "$PEERS/.bin/dynalite" --host 127.0.0.1 --port "$DDB_PORT" --createTableMs 50 \
-        --deleteTableMs 50 --updateTableMs 50 >"$T_TMP/dynalite.out" 2>&1 &
+        --deleteTableMs 50 --updateTableMs 50 ${1:+--path "$1"} >>"$T_TMP/dynalite.out" 2>&1 &
     DDB_PID=$!
     track_pid "$DDB_PID"
     wait_port "$DDB_PORT" 15 || { cat "$T_TMP/dynalite.out" >&2; fail "dynalite did not start"; }
@@ -315,6 +317,18 @@ start_dynalite() {
     log "dynalite pid $DDB_PID on $DDB_ENDPOINT"
 }
 kin() { node "$IT_DIR/js/kin.js" --endpoint "$KIN_ENDPOINT" "$@"; }
+# ddb_lease_config FILE PORT N FAILOVER_MS: firehosed (worker wN, state
+# and output in $T_TMP/stateN, outN) reading the kinesalite stream
+# "clicks" from TRIM_HORIZON, its leases in dynalite's table "leases".
+ddb_lease_config() {
+    cat >"$1" <<JSON
+{ "Service": { "Listen": "127.0.0.1:$2", "StateDirectory": "$T_TMP/state$3",
+               "Endpoints": { "Kinesis": "$KIN_ENDPOINT", "DynamoDB": "$DDB_ENDPOINT" },
+               "WorkerId": "w$3",
+               "LeaseStore": { "Type": "dynamodb", "TableName": "leases", "FailoverTimeMillis": $4 } },
+  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$T_TMP/out$3" TRIM_HORIZON) ] }
+JSON
+}
 # kinesis_stream NAME KINESIS_STREAM OUT_DIR [START] [SCRIPT]: a
 # KinesisStreamAsSource stream into a local directory, uncompressed.
 kinesis_stream() {

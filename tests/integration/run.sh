@@ -12,7 +12,7 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true AWS_PAGER=""
 unset AWS_SESSION_TOKEN AWS_PROFILE 2>/dev/null || true
 
 # name:timeout_seconds, in this order
-TESTS="t_cli:60 t_local:120 t_s3:120 t_s3_sigv4:150 t_s3_flaky:150 t_formats:120 t_multipart:180 t_backpressure:200 t_crash:240 t_dashboard:150 t_auth:120 t_lua:180 t_processors:120 t_partitions:120 t_http:150 t_agent:150 t_control:120 t_admin:60 t_quota:60 t_faults:300 t_kinesis:120 t_kinesis_leases:120 t_kinesis_reshard:120"
+TESTS="t_cli:60 t_local:120 t_s3:120 t_s3_sigv4:150 t_s3_flaky:150 t_formats:120 t_multipart:180 t_backpressure:200 t_crash:240 t_dashboard:150 t_auth:120 t_lua:180 t_processors:120 t_partitions:120 t_http:150 t_agent:150 t_control:120 t_admin:60 t_quota:60 t_faults:300 t_kinesis:120 t_kinesis_leases:120 t_kinesis_reshard:120 t_kinesis_outage:60"
 
 [ -x "${FIREHOSED:-$ROOT/firehosed}" ] || { echo "integration: ./firehosed is not built"; echo "integration: 0 passed, 1 failed"; exit 1; }
 if ! sh "$IT_DIR/peers-install.sh"; then

@@ -15,17 +15,9 @@ sent=$T_TMP/sent
 kin put --stream clicks --tag a --first 0 --count 1000 --sent "$sent" >/dev/null || fail "put"
 kin put --stream clicks --tag b --first 0 --count 1000 --kpl 20 --sent "$sent" >/dev/null || fail "put KPL"
 
-config() {   # config N PORT
-    cat >"$T_TMP/cfg$1.json" <<JSON
-{ "Service": { "Listen": "127.0.0.1:$2", "StateDirectory": "$T_TMP/state$1",
-               "Endpoints": { "Kinesis": "$KIN_ENDPOINT", "DynamoDB": "$DDB_ENDPOINT" },
-               "WorkerId": "w$1",
-               "LeaseStore": { "Type": "dynamodb", "TableName": "leases", "FailoverTimeMillis": $FAILOVER } },
-  "DeliveryStreams": [ $(kinesis_stream from-kinesis clicks "$T_TMP/out$1" TRIM_HORIZON) ] }
-JSON
-}
 p1=$(free_port); p2=$(free_port)
-config 1 "$p1"; config 2 "$p2"
+ddb_lease_config "$T_TMP/cfg1.json" "$p1" 1 "$FAILOVER"
+ddb_lease_config "$T_TMP/cfg2.json" "$p2" 2 "$FAILOVER"
 start_firehosed "$T_TMP/cfg1.json" "$p1"; pid1=$FH_PID
 start_firehosed "$T_TMP/cfg2.json" "$p2"; pid2=$FH_PID
 

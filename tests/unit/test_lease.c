@@ -256,6 +256,62 @@ static void test_checkpoint(void **state)
     lease_mgr_free(b);
 }
 
+/* The store stalls (every call times out), then runs what was queued:
+ * leases expire locally with no store call (lease_mgr_expire), a
+ * checkpoint past the expiry is refused as LEASE_EXPIRED; writes of ours
+ * applied late (counter moved, owner still us) keep the lease. */
+static void test_store_outage(void **state)
+{
+    struct lease_mgr *a = mgr("a");
+    struct err e = { 0, "" };
+    const struct lease_held *h;
+    char key[LEASE_KEY_MAX];
+    struct lease l;
+    uint64_t tok;
+    size_t n;
+
+    (void)state;
+    assert_int_equal(lease_mgr_take(a, 1000, &e), 4);
+    assert_int_equal(lease_mgr_expire(a, 3999), 0);
+    h = lease_mgr_held(a, &n);
+    snprintf(key, sizeof(key), "%s", h[0].l.key);
+    tok = h[0].token;
+    /* Two renewals and a checkpoint "timed out" but were applied. */
+    assert_int_equal(store.ops->get(store.ctx, key, &l, &e), 1);
+    assert_int_equal(store.ops->renew(store.ctx, key, l.counter, &e), 0);
+    assert_int_equal(store.ops->renew(store.ctx, key, l.counter + 1, &e), 0);
+    assert_int_equal(lease_mgr_checkpoint(a, key, tok, "100", 0, 1500, &e),
+                     0);
+    assert_int_equal(store.ops->get(store.ctx, key, &l, &e), 1);
+    assert_string_equal(l.checkpoint, "100");
+    assert_int_equal(store.ops->checkpoint(store.ctx, key, l.counter, "a",
+                                           "200", 0, &e), 0);
+    assert_int_equal(lease_mgr_renew(a, 2000, &e), 0);
+    assert_int_equal(held(a), 4);
+    /* Not ours any more at a newer counter: lost, and so dropped. */
+    assert_int_equal(store.ops->get(store.ctx, key, &l, &e), 1);
+    assert_int_equal(store.ops->take(store.ctx, key, l.counter, "b", 1, &e),
+                     0);
+    assert_int_equal(lease_mgr_checkpoint(a, key, tok, "300", 0, 2100, &e),
+                     LEASE_CONFLICT);
+    assert_int_equal(held(a), 3);
+    assert_int_equal(store.ops->get(store.ctx, key, &l, &e), 1);
+    assert_string_equal(l.checkpoint, "200");
+    /* Then nothing is renewed: past the failover time, checkpoints are
+     * refused without a write, and expire() drops the rest. */
+    h = lease_mgr_held(a, &n);
+    snprintf(key, sizeof(key), "%s", h[0].l.key);
+    tok = h[0].token;
+    assert_int_equal(lease_mgr_checkpoint(a, key, tok, "5", 0, 5001, &e),
+                     LEASE_EXPIRED);
+    assert_int_equal(store.ops->get(store.ctx, key, &l, &e), 1);
+    assert_string_equal(l.checkpoint, "TRIM_HORIZON");
+    assert_int_equal(held(a), 2);
+    assert_int_equal(lease_mgr_expire(a, 5001), 2);
+    assert_int_equal(held(a), 0);
+    lease_mgr_free(a);
+}
+
 /* SHARD_END leases are neither taken nor counted. */
 static void test_finished_not_taken(void **state)
 {
@@ -360,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_renew_errors_then_local_expiry,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finished_not_taken, setup,
                                         teardown),
         cmocka_unit_test(test_cp_order),
