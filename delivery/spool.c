@@ -1810,14 +1810,51 @@ bad:
     return -1;
 }
 
+/* Read n bytes of batch b's records from *pos on into dst, across
+ * segments; *pos moves past them. */
+static int read_span(struct spool *sp, const struct spool_batch *b,
+                     struct spool_pos *pos, unsigned char *dst, uint64_t n,
+                     struct err *e)
+{
+    struct spool_pos all = { UINT64_MAX, 0 };
+    uint64_t got = 0, end, next;
+    size_t rd;
+    int fd;
+
+    while (got < n) {
+        uint64_t take;
+
+        if (seg_view(sp, pos->seg, all, &fd, &end, &next, e) != 0)
+            return -1;
+        take = end > pos->off ? end - pos->off : 0;
+        if (take > n - got)
+            take = n - got;
+        if (take == 0 && next == 0)
+            return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 " runs past "
+                           "the end of the spool", sp->who, b->id);
+        if (take > 0 &&
+            full_pread(fd, dst + got, (size_t)take, pos->off, &rd) != 0)
+            return err_sys(e, errno, "%s: reading batch %" PRIu64 " failed",
+                           sp->who, b->id);
+        if (take > 0 && rd != take)
+            return err_set(e, ERR_CORRUPT, "%s: segment %016" PRIx64
+                           " is shorter than expected", sp->who, pos->seg);
+        got += take;
+        pos->off += take;
+        if (got < n) {
+            pos->seg = next;
+            pos->off = SEG_HDR;
+        }
+    }
+    return 0;
+}
+
 int spool_read(struct spool *sp, const struct spool_batch *b,
                struct spool_data *d, struct err *e)
 {
     struct spool_pend *pe = pend_get(sp, b, e);
-    struct spool_pos pos, all = { UINT64_MAX, 0 };
-    uint64_t total, got = 0, end, next;
-    size_t n;
-    int fd;
+    struct spool_pos pos;
+    uint64_t total;
 
     if (pe == NULL)
         return -1;
@@ -1827,29 +1864,101 @@ int spool_read(struct spool *sp, const struct spool_batch *b,
     if (buf_reserve(&d->raw, (size_t)total, e) != 0)
         return -1;
     pos = pe->start;
-    while (got < total) {
-        uint64_t take;
-
-        if (seg_view(sp, pos.seg, all, &fd, &end, &next, e) != 0)
-            return -1;
-        take = end > pos.off ? end - pos.off : 0;
-        if (take > total - got)
-            take = total - got;
-        if (take == 0 && next == 0)
-            return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 " runs past "
-                           "the end of the spool", sp->who, b->id);
-        if (full_pread(fd, d->raw.p + got, (size_t)take, pos.off, &n) != 0)
-            return err_sys(e, errno, "%s: reading batch %" PRIu64 " failed",
-                           sp->who, b->id);
-        if (n != take)
-            return err_set(e, ERR_CORRUPT, "%s: segment %016" PRIx64
-                           " is shorter than expected", sp->who, pos.seg);
-        got += take;
-        pos.seg = next;
-        pos.off = SEG_HDR;
-    }
+    if (read_span(sp, b, &pos, d->raw.p, total, e) != 0)
+        return -1;
     d->raw.len = (size_t)total;
     return read_parse(sp, b, d, e);
+}
+
+int spool_read_window(struct spool *sp, const struct spool_batch *b,
+                      struct spool_cursor *c, size_t max_bytes,
+                      struct spool_data *d, struct err *e)
+{
+    struct spool_pend *pe = pend_get(sp, b, e);
+    uint64_t total, chunk, need;
+    const unsigned char *p, *end;
+    size_t left;
+
+    if (pe == NULL)
+        return -1;
+    total = (uint64_t)b->count * REC_HDR + b->bytes;
+    if (!c->started) {
+        memset(c, 0, sizeof(*c));
+        c->started = 1;
+        c->seg = pe->start.seg;
+        c->off = pe->start.off;
+        d->raw.len = 0;
+    }
+again:
+    /* The partial record the last window ended with moves to the front. */
+    left = (size_t)c->left;
+    if (left > 0)
+        memmove(d->raw.p, d->raw.p + d->raw.len - left, left);
+    d->raw.len = left;
+    d->n = 0;
+    if (left == 0 && c->read == total) {
+        if (c->recs != b->count)
+            return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 " has %u "
+                           "records, %u expected", sp->who, b->id, c->recs,
+                           b->count);
+        return 0;
+    }
+    /* At least the whole next record, however large. */
+    need = max_bytes < REC_HDR ? REC_HDR : max_bytes;
+    if (left >= REC_HDR && REC_HDR + (uint64_t)get32(d->raw.p + 4) > need)
+        need = REC_HDR + (uint64_t)get32(d->raw.p + 4);
+    chunk = need > left ? need - left : 0;
+    if (chunk > total - c->read)
+        chunk = total - c->read;
+    if (buf_reserve(&d->raw, (size_t)chunk, e) != 0)
+        return -1;
+    {
+        struct spool_pos pos = { c->seg, c->off };
+        if (read_span(sp, b, &pos, d->raw.p + left, chunk, e) != 0)
+            return -1;
+        c->seg = pos.seg;
+        c->off = pos.off;
+    }
+    c->read += chunk;
+    d->raw.len = left + (size_t)chunk;
+    /* Index the whole records; a partial one waits for the next window. */
+    p = d->raw.p;
+    end = d->raw.p + d->raw.len;
+    while ((size_t)(end - p) >= REC_HDR) {
+        struct spool_rec *r;
+        uint32_t len = get32(p + 4);
+        uint64_t seq = get64(p + 12);
+
+        if (get32(p) != REC_MAGIC || seq < b->first_seq ||
+            seq > b->last_seq || (c->recs > 0 && seq <= c->prev_seq) ||
+            c->recs >= b->count || len > SPOOL_MAX_RECORD)
+            return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 ": record "
+                           "%u is malformed", sp->who, b->id, c->recs);
+        if ((size_t)(end - p) - REC_HDR < len)
+            break;
+        if (rec_crc(p, data_crc(p + REC_HDR, len)) != get32(p + 8))
+            return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 ": record "
+                           "seq %" PRIu64 " failed its checksum", sp->who,
+                           b->id, seq);
+        if (grow(&d->recs, &d->cap, d->n + 1, sizeof(*d->recs), e) != 0)
+            return -1;
+        r = &d->recs[d->n++];
+        r->seq = seq;
+        r->arrival_ms = (int64_t)get64(p + 20);
+        r->data = p + REC_HDR;
+        r->len = len;
+        c->prev_seq = seq;
+        c->recs++;
+        p += REC_HDR + len;
+    }
+    c->left = (uint64_t)(end - p);
+    /* Not even one whole record: its header is in now, read the rest. */
+    if (d->n == 0 && c->read < total && c->left >= REC_HDR)
+        goto again;
+    if (d->n == 0 || (c->read == total && c->left > 0))
+        return err_set(e, ERR_CORRUPT, "%s: batch %" PRIu64 " ends inside "
+                       "record %u", sp->who, b->id, c->recs);
+    return 1;
 }
 
 void spool_data_release(struct spool_data *d)

@@ -133,6 +133,26 @@ void spool_data_release(struct spool_data *d);
 int spool_read(struct spool *sp, const struct spool_batch *b,
                struct spool_data *d, struct err *e);
 
+/* Where a windowed read of a batch is; zero it to start (again). */
+struct spool_cursor {
+    int started;
+    uint64_t seg, off;          /* the next byte to read */
+    uint64_t read;              /* batch bytes read so far */
+    uint64_t left;              /* of them, a partial record kept in raw */
+    uint32_t recs;              /* records returned so far */
+    uint64_t prev_seq;
+};
+
+/* Read the next records of a sealed batch into d, about max_bytes at a
+ * time (always at least one whole record), so that a batch far larger than
+ * memory should hold can be streamed: 1 with d->n >= 1 records, 0 after
+ * the last one, -1 on error (a record that fails its checksum, a batch
+ * that does not match). The records point into d->raw and stay valid
+ * until the next call; d must not be used for anything else meanwhile. */
+int spool_read_window(struct spool *sp, const struct spool_batch *b,
+                      struct spool_cursor *c, size_t max_bytes,
+                      struct spool_data *d, struct err *e);
+
 /* The batch was delivered or backed up: journal it and free every segment
  * whose records are all committed. Batches may be committed in any order.
  * The commit line is not synced: if a crash loses it, the batch comes back

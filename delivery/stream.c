@@ -1367,6 +1367,107 @@ fail:
     return -1;
 }
 
+/* A big batch that needs no processing goes from the spool to the sink a
+ * window at a time, so that the worker holds about STREAM_WINDOW of
+ * records rather than the whole batch: with multipart upload, a 128 MB
+ * object then costs the window plus S3MultipartThresholdBytes of output. */
+#define STREAM_WINDOW (4u << 20)
+
+struct win_iter {
+    struct worker *w;
+    const struct spool_batch *b;
+    struct spool_cursor c;
+    size_t at;
+};
+
+static int win_next(void *arg, int first, const void **p, size_t *len)
+{
+    struct win_iter *it = arg;
+    struct stream *st = it->w->st;
+    struct spool_data *d = &it->w->data;
+    struct err e = { 0, "" };
+
+    if (first) {
+        memset(&it->c, 0, sizeof(it->c));
+        d->n = 0;
+        it->at = 0;
+    }
+    while (it->at >= d->n) {
+        int r;
+
+        /* The spool takes reads from one thread at a time. */
+        pthread_mutex_lock(&st->sched);
+        r = spool_read_window(st->spool, it->b, &it->c, STREAM_WINDOW, d,
+                              &e);
+        pthread_mutex_unlock(&st->sched);
+        if (r < 0)
+            log_msg(LOG_ERROR, st->who, "reading batch %" PRIu64
+                    " failed: %s", it->b->id, e.msg);
+        if (r <= 0)
+            return r;
+        it->at = 0;
+    }
+    *p = d->recs[it->at].data;
+    *len = d->recs[it->at].len;
+    it->at++;
+    return 1;
+}
+
+/* The batch becomes one object of its records as they are (with the
+ * delimiter at most): no script, no built-in processor, no partitioning,
+ * no source backup, an object destination; and it is big. */
+static int streamable(const struct worker *w, const struct spool_batch *b)
+{
+    const struct cfg_stream *c = w->st->cfg;
+
+    return c->type != CFG_STREAM_KINESIS && !w->dest->type->wants_records &&
+           w->xf == NULL && w->proc == NULL && w->jq == NULL &&
+           !c->s3.dynamic_partitioning && !c->s3.source_backup &&
+           b->bytes > 2 * (uint64_t)STREAM_WINDOW;
+}
+
+/* deliver_batch() for a streamable batch: the same object key (the batch
+ * hash, the oldest arrival), records read a window at a time. */
+static int deliver_streamed(struct worker *w, const struct spool_batch *b)
+{
+    struct stream *st = w->st;
+    const struct cfg_s3 *d = &st->cfg->s3;
+    struct target t = primary(w);
+    struct win_iter wi = { w, b, { 0 }, 0 };
+    struct sink_records recs = { win_next, &wi,
+                                 d->processing.enabled &&
+                                 d->processing.append_delimiter };
+    struct keys_ctx k;
+    struct err e = { 0, "" };
+    char key[2048];
+    uint64_t base;
+    int rc;
+
+    base = util_hash64(&b->id, sizeof(b->id), spool_incarnation(st->spool));
+    key_ctx(w, &t, &k, b->oldest_arrival_ms, base);
+    if (keys_object_key(&k, NULL, key, sizeof(key), &e) != 0) {
+        log_msg(LOG_ERROR, st->who, "batch %" PRIu64 " could not be "
+                "stored: %s", b->id, e.msg);
+        return -1;
+    }
+    if (store(w, &t, key, &recs, b->count, b->bytes) != 0)
+        return -1;
+    metrics_add(&st->m.delivered_objects, 1);
+    pthread_mutex_lock(&st->sched);
+    if ((rc = spool_commit(st->spool, b, &e)) == 0)
+        st->in_flight--;
+    pthread_mutex_unlock(&st->sched);
+    if (rc != 0)
+        log_msg(LOG_ERROR, st->who, "commit of batch %" PRIu64
+                " failed (it will be delivered again): %s", b->id, e.msg);
+    metrics_add(&st->m.delivered_records, b->count);
+    metrics_add(&st->m.delivered_bytes, b->bytes);
+    atomic_store_explicit(&st->m.last_delivery_ms, util_now_ms(),
+                          memory_order_relaxed);
+    publish_gauges(st);
+    return 0;
+}
+
 /* Under st->sched: is a batch due (size or interval reached, or a
  * recovered batch waiting)? If not, how long until the interval is up. */
 static int batch_due(struct stream *st, int64_t *wait)
@@ -1469,7 +1570,9 @@ static void *worker_main(void *arg)
                 /* Held until committed: after a failed read or commit it
                  * stays held, and comes back after a restart. */
                 st->in_flight++;
-                if (spool_read(st->spool, &b, &w->data, &e) != 0)
+                if (streamable(w, &b))
+                    r = 2;      /* read while it is stored */
+                else if (spool_read(st->spool, &b, &w->data, &e) != 0)
                     r = -1;
             }
         }
@@ -1487,6 +1590,11 @@ static void *worker_main(void *arg)
              * commit failed): wait for appends or the interval. */
             publish_gauges(st);
             spool_wait(st->spool, (int)(wait < 1 ? 1 : wait));
+            continue;
+        }
+        if (r == 2) {
+            if (deliver_streamed(w, &b) != 0 && atomic_load(&st->stop))
+                break;
             continue;
         }
         if (st->cfg->type == CFG_STREAM_KINESIS &&

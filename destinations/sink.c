@@ -132,8 +132,15 @@ static int build(struct run *r, struct codec *c, const struct sink_records *rs,
     for (int first = 1;; first = 0) {
         const void *p = NULL;
         size_t len = 0, nl = rs->newline ? 1 : 0;
+        int more = rs->next(rs->arg, first, &p, &len);
 
-        if (!rs->next(rs->arg, first, &p, &len))
+        if (more < 0) {
+            /* Never store a cut object as if it were whole. */
+            err_set(e, ERR_IO, "reading the records to store failed");
+            r->ds = DEST_RETRY;
+            return -1;
+        }
+        if (more == 0)
             break;
         if (s->stage.len + len + nl > SINK_STAGE && s->stage.len > 0) {
             if (feed(r, c, s->stage.p, s->stage.len, e) != 0)

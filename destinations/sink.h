@@ -22,7 +22,8 @@ struct sink;
 struct sink_records {
     /* 1 and the next record's bytes in *p, *len (first = 1: start from
      * the first record again; every attempt reads them all); 0 after the
-     * last record. */
+     * last record; -1 when they can't be read (the attempt fails, nothing
+     * is stored). */
     int (*next)(void *arg, int first, const void **p, size_t *len);
     void *arg;
     int newline;                /* AppendDelimiterToRecord: '\n' after each */

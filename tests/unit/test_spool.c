@@ -634,6 +634,91 @@ static void test_read_detects_corruption(void **state)
     assert_int_equal(f->d.n, 0);
 }
 
+/* Windowed reads give the batch's records, in order, a few at a time,
+ * across segments, a record larger than the window whole, and start over
+ * when the cursor is zeroed. */
+static void test_read_window(void **state)
+{
+    struct fx *f = *state;
+    struct spool_batch b;
+    struct spool_cursor c;
+    struct spool_data d = { 0 };
+    struct err e = { 0, "" };
+    int seen = 0, windows = 0, r;
+
+    f->o.segment_bytes = 700;
+    fx_open(f);
+    for (int i = 0; i < 30; i++)
+        put(f, "w", i, i == 17 ? 900 : (size_t)(20 + 7 * i));
+    assert_true(count_segs(f) > 4);
+    assert_int_equal(seal(f, 1 << 20, &b), 1);
+    assert_int_equal(b.count, 30);
+    for (int pass = 0; pass < 2; pass++) {
+        memset(&c, 0, sizeof(c));
+        seen = 0;
+        windows = 0;
+        while ((r = spool_read_window(f->sp, &b, &c, 200, &d, &e)) == 1) {
+            windows++;
+            assert_true(d.n >= 1);
+            for (size_t i = 0; i < d.n; i++) {
+                char want[16];
+                snprintf(want, sizeof(want), "w-%d", seen);
+                rec_is(&d.recs[i], want);
+                assert_int_equal(d.recs[i].seq, (uint64_t)seen + 1);
+                assert_int_equal(d.recs[i].arrival_ms, 1000 + seen);
+                assert_int_equal(d.recs[i].len,
+                                 seen == 17 ? 900 : 20 + 7 * seen);
+                seen++;
+            }
+        }
+        if (r < 0)
+            fail_msg("window: %s", e.msg);
+        assert_int_equal(seen, 30);
+        assert_true(windows > 10);
+        /* The buffer stays near the window (plus the one big record). */
+        assert_true(d.raw.cap < 4096);
+    }
+    /* A whole-batch window reads it in one go. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(spool_read_window(f->sp, &b, &c, 1 << 20, &d, &e), 1);
+    assert_int_equal(d.n, 30);
+    assert_int_equal(spool_read_window(f->sp, &b, &c, 1 << 20, &d, &e), 0);
+    commit_ok(f, &b);
+    /* A committed batch can't be read any more. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(spool_read_window(f->sp, &b, &c, 200, &d, &e), -1);
+    assert_int_equal(e.code, ERR_NOTFOUND);
+    spool_data_release(&d);
+}
+
+/* A bad checksum met in a later window fails that read. */
+static void test_read_window_corruption(void **state)
+{
+    struct fx *f = *state;
+    struct spool_batch b;
+    struct spool_cursor c;
+    struct spool_data d = { 0 };
+    char path[256];
+    struct err e = { 0, "" };
+    int fd, r, got = 0;
+
+    fx_open(f);
+    for (int i = 0; i < 3; i++)
+        put(f, "r", i, 50);
+    assert_int_equal(seal(f, 1 << 20, &b), 1);
+    fd = open(seg_file(f, 1, path, sizeof(path)), O_RDWR);
+    assert_int_equal(pwrite(fd, "Z", 1, 32 + 78 + 28 + 5), 1);
+    close(fd);
+    memset(&c, 0, sizeof(c));
+    while ((r = spool_read_window(f->sp, &b, &c, 60, &d, &e)) == 1)
+        got += (int)d.n;
+    assert_int_equal(r, -1);
+    assert_int_equal(got, 1);
+    assert_int_equal(e.code, ERR_CORRUPT);
+    assert_non_null(strstr(e.msg, "seq 2 failed its checksum"));
+    spool_data_release(&d);
+}
+
 static void test_corrupt_sealed_batch_shrinks(void **state)
 {
     struct fx *f = *state;
@@ -1001,6 +1086,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_older_segment_batch,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_cannot_save, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_window_corruption, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_detects_corruption, setup,
                                         teardown),
