@@ -89,9 +89,6 @@ struct spool {
 
     pthread_mutex_t mu;
     pthread_cond_t  sync_cv;    /* a group sync finished */
-    pthread_cond_t  work_cv;    /* the syncer has something to sync */
-    pthread_t       syncer;     /* with fsync: runs every group sync */
-    int             syncer_on;
     pthread_cond_t  wait_cv;    /* spool_wait(): CLOCK_MONOTONIC */
 
     /* Under mu. */
@@ -102,10 +99,10 @@ struct spool {
     uint64_t  dead_bytes;       /* segment bytes before the oldest
                                  * uncommitted record */
     struct buf abuf;            /* append encoding scratch */
-    int       syncing, dir_dirty, broken, stop;
+    int       syncing, dir_dirty, broken;
     struct spool_pos durable;   /* everything before it is synced */
     uint64_t  sync_count;
-    int      *sync_fds;         /* the syncer's, while syncing */
+    int      *sync_fds;         /* the leader's, while syncing */
     size_t    sync_cap;
     /* Record and data byte totals since open: written, durable (what a
      * seal may take), sealed. Unsealed = durable - sealed. */
@@ -129,8 +126,6 @@ struct spool {
     /* Damage found by recovery (set in spool_open, read under mu). */
     uint64_t  bad_ranges, bad_bytes, bad_records;
 };
-
-static void *syncer_main(void *arg);
 
 /* Journal lines are formatted through this; the attribute keeps -Wformat. */
 static int jline(struct buf *b, struct err *e, const char *fmt, ...)
@@ -1305,13 +1300,6 @@ int spool_open(const struct spool_opts *o, struct spool **out, struct err *e)
         free(sp);
         return err_set(e, ERR_NOMEM, "creating a condition failed");
     }
-    if (pthread_cond_init(&sp->work_cv, NULL) != 0) {
-        pthread_cond_destroy(&sp->sync_cv);
-        pthread_cond_destroy(&sp->wait_cv);
-        pthread_mutex_destroy(&sp->mu);
-        free(sp);
-        return err_set(e, ERR_NOMEM, "creating a condition failed");
-    }
     /* From here on spool_close() can undo whatever is done. */
     snprintf(sp->who, sizeof(sp->who), "spool:%s",
              o->name ? o->name : o->dir);
@@ -1335,15 +1323,6 @@ int spool_open(const struct spool_opts *o, struct spool **out, struct err *e)
     (void)unlink(path);
     if (journal_load(sp, e) != 0 || recover(sp, e) != 0)
         goto fail;
-    if (sp->fsync) {
-        int rc = pthread_create(&sp->syncer, NULL, syncer_main, sp);
-
-        if (rc != 0) {
-            err_sys(e, rc, "%s: starting the syncer thread failed", sp->who);
-            goto fail;
-        }
-        sp->syncer_on = 1;
-    }
     *out = sp;
     return 0;
 fail:
@@ -1355,15 +1334,6 @@ void spool_close(struct spool *sp)
 {
     if (sp == NULL)
         return;
-    /* Before any fd it may be syncing is closed. Nobody appends any more,
-     * so nobody waits for it. */
-    if (sp->syncer_on) {
-        pthread_mutex_lock(&sp->mu);
-        sp->stop = 1;
-        pthread_cond_signal(&sp->work_cv);
-        pthread_mutex_unlock(&sp->mu);
-        pthread_join(sp->syncer, NULL);
-    }
     for (size_t i = 0; i < sp->nsegs; i++)
         if (sp->segs[i].fd >= 0)
             close(sp->segs[i].fd);
@@ -1379,7 +1349,6 @@ void spool_close(struct spool *sp)
     free(sp->dir);
     buf_release(&sp->abuf);
     buf_release(&sp->jbuf);
-    pthread_cond_destroy(&sp->work_cv);
     pthread_cond_destroy(&sp->sync_cv);
     pthread_cond_destroy(&sp->wait_cv);
     pthread_mutex_destroy(&sp->mu);
@@ -1399,10 +1368,10 @@ static void wake_locked(struct spool *sp)
     pthread_cond_broadcast(&sp->wait_cv);
 }
 
-/* One group sync (mu held on entry and exit, dropped meanwhile): every
- * segment written since the last sync began, and the directory if a
+/* Lead one group sync (mu held on entry and exit, dropped meanwhile):
+ * every segment written since the last sync began, and the directory if a
  * segment was created, so one fdatasync round covers all waiters. */
-static int sync_round(struct spool *sp, struct err *e)
+static int sync_lead(struct spool *sp, struct err *e)
 {
     struct spool_seg *cur = &sp->segs[sp->nsegs - 1];
     struct spool_pos target = { cur->first_seq, cur->size };
@@ -1432,68 +1401,34 @@ static int sync_round(struct spool *sp, struct err *e)
     pthread_mutex_lock(&sp->mu);
     sp->syncing = 0;
     sp->sync_count++;
-    if (saved != 0)
-        return err_sys(e, saved, "%s", de.code ? de.msg : strerror(saved));
+    pthread_cond_broadcast(&sp->sync_cv);
+    if (saved != 0) {
+        /* After a failed fdatasync the kernel may have dropped the dirty
+         * pages; retrying would ack records that are gone. */
+        sp->broken = 1;
+        log_msg(LOG_ERROR, sp->who, "fdatasync failed, refusing appends "
+                "until restart: %s", de.code ? de.msg : strerror(saved));
+        return err_sys(e, saved, "%s: syncing the spool failed", sp->who);
+    }
     sp->durable = target;
     sp->dur_recs = recs;
     sp->dur_bytes = bytes;
-    pthread_cond_broadcast(&sp->sync_cv);
     wake_locked(sp);
     return 0;
 }
 
-static int sync_wanted(const struct spool *sp)
-{
-    if (sp->dir_dirty)
-        return 1;
-    for (size_t i = sp->nsegs; i-- > 0;)
-        if (sp->segs[i].dirty)
-            return 1;
-    return 0;
-}
-
-/* The syncer thread (only with fsync). A dedicated thread rather than one
- * elected among the appenders: data written during a sync is synced right
- * after it by a thread that is already running, instead of by a waiter
- * that first has to be woken and scheduled (one wake-up less per round on
- * a machine where request threads queue for the CPU), and no request's
- * own answer waits for a sync that only others need. */
-static void *syncer_main(void *arg)
-{
-    struct spool *sp = arg;
-    struct err e = { 0, "" };
-
-    pthread_mutex_lock(&sp->mu);
-    while (!sp->stop && !sp->broken) {
-        if (!sync_wanted(sp)) {
-            pthread_cond_wait(&sp->work_cv, &sp->mu);
-            continue;
-        }
-        if (sync_round(sp, &e) != 0) {
-            /* After a failed fdatasync the kernel may have dropped the
-             * dirty pages; retrying would ack records that are gone. */
-            sp->broken = 1;
-            log_msg(LOG_ERROR, sp->who, "fdatasync failed, refusing "
-                    "appends until restart: %s", e.msg);
-            pthread_cond_broadcast(&sp->sync_cv);
-        }
-    }
-    pthread_mutex_unlock(&sp->mu);
-    return NULL;
-}
-
-/* Wait (mu held) until the syncer has made 'mine' durable. */
 static int group_sync(struct spool *sp, struct spool_pos mine, struct err *e)
 {
-    if (!sp->syncing)
-        pthread_cond_signal(&sp->work_cv);
     for (;;) {
         if (pos_cmp(mine, sp->durable) <= 0)
             return 0;
         if (sp->broken)
             return err_set(e, ERR_IO, "%s refuses writes after a failed "
                            "fdatasync; restart to recover", sp->who);
-        pthread_cond_wait(&sp->sync_cv, &sp->mu);
+        if (sp->syncing)
+            pthread_cond_wait(&sp->sync_cv, &sp->mu);
+        else if (sync_lead(sp, e) != 0)
+            return -1;
     }
 }
 
