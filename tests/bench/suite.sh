@@ -19,7 +19,8 @@
 # Environment: BENCH_RUNS (5), BENCH_DURATION (5 s), BENCH_CONNECTIONS
 # (16), BENCH_BATCH (500), BENCH_SPOOL_MB (64), BENCH_ONLY ("P1 P4" ...),
 # BENCH_PERF=NAME (perf record -g firehosed during NAME's last run; the
-# report goes to bench/results/perf-NAME.txt), FIREHOSED (./firehosed).
+# report goes to bench/results/perf-NAME.txt), FIREHOSED (./firehosed),
+# BENCH_P5_RATE (records/s for P5-lat*, default half of P1's rate).
 set -u -o pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1/loadgen" ] || [ ! -x "$1/sink" ] ||
@@ -257,7 +258,8 @@ pipeline P5-os-4k    os     local UNCOMPRESSED  6   ""            4096 noop
 # So the floor any group commit can reach at this rate is measured here
 # too, on the same disk just before: fsync_bench --rate (one thread
 # appending a batch's bytes at the request rate, one syncing back to back).
-P5_RATE=$(calc '%.0f' "${MRPS[P1]:-200000} / 2")
+# BENCH_P5_RATE fixes the rate instead, to compare two builds at one load.
+P5_RATE=${BENCH_P5_RATE:-$(calc '%.0f' "${MRPS[P1]:-200000} / 2")}
 LG_EXTRA=(--rate "$P5_RATE")
 if want P5-lat; then
     o=$("$BIN/fsync_bench" --dir "$TMP" --size $(( BATCH * 150 )) \
