@@ -56,26 +56,12 @@ int control_new(const struct cfg *c, struct streams *set,
     return 0;
 }
 
-int control_adopt(struct control *ctl, size_t i, struct stream *st,
-                  struct err *e)
+/* Put a stream into the set as CREATING; on failure both are freed. */
+static int add_stream(struct control *ctl, struct ctl_stream *cs,
+                      struct stream *st, struct err *e)
 {
-    const struct cfg_stream *cfg = &ctl->c->streams[i];
-    struct ctl_stream *cs = ctl_stream_new(cfg->name);
     struct streams_item item;
-    json_t *conf;
 
-    if (cs == NULL) {
-        stream_free(st);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    cs->from_config = 1;
-    cs->cfg = (struct cfg_stream *)cfg;
-    cs->created_ms = stream_created_ms(st);
-    json_decref(cs->tags);
-    cs->tags = ctl_tags_json(cfg);
-    conf = json_array_get(ctl->file_streams, i);
-    cs->conf = json_is_object(conf) ? json_deep_copy(conf) : NULL;
-    json_object_del(cs->conf, "Tags");
     memset(&item, 0, sizeof(item));
     item.name = cs->name;
     item.st = st;
@@ -92,12 +78,33 @@ int control_adopt(struct control *ctl, size_t i, struct stream *st,
     return 0;
 }
 
+int control_adopt(struct control *ctl, size_t i, struct stream *st,
+                  struct err *e)
+{
+    const struct cfg_stream *cfg = &ctl->c->streams[i];
+    struct ctl_stream *cs = ctl_stream_new(cfg->name);
+    json_t *conf;
+
+    if (cs == NULL) {
+        stream_free(st);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    cs->from_config = 1;
+    cs->cfg = (struct cfg_stream *)cfg;
+    cs->created_ms = stream_created_ms(st);
+    json_decref(cs->tags);
+    cs->tags = ctl_tags_json(cfg);
+    conf = json_array_get(ctl->file_streams, i);
+    cs->conf = json_is_object(conf) ? json_deep_copy(conf) : NULL;
+    json_object_del(cs->conf, "Tags");
+    return add_stream(ctl, cs, st, e);
+}
+
 /* One persisted stream; 0, or -1 with 'e' saying why it is skipped. */
 static int load_one(struct control *ctl, const char *file, struct err *e)
 {
     struct ctl_stream *cs = NULL;
     struct cfg_stream *cfg = NULL;
-    struct streams_item item;
     struct stream *st = NULL;
     char path[4200], *errors = NULL, name[80];
     json_error_t je;
@@ -161,20 +168,7 @@ static int load_one(struct control *ctl, const char *file, struct err *e)
         ctl_stream_free(cs);
         return -1;
     }
-    memset(&item, 0, sizeof(item));
-    item.name = cs->name;
-    item.st = st;
-    item.status = STREAMS_CREATING;
-    item.owner = cs;
-    streams_wrlock(ctl->set);
-    if (streams_add(ctl->set, &item, NULL, e) != 0) {
-        streams_unlock(ctl->set);
-        stream_free(st);
-        ctl_stream_free(cs);
-        return -1;
-    }
-    streams_unlock(ctl->set);
-    return 0;
+    return add_stream(ctl, cs, st, e);
 nomem:
     json_decref(root);
     cfg_stream_free(cfg);

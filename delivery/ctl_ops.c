@@ -93,6 +93,34 @@ static int need_str(struct call *k, const char *key, const char *camel,
     return 0;
 }
 
+/* A required list member of 1 to 50 entries (Tags, TagKeys); -1 with the
+ * error sent. */
+static int need_list(struct call *k, const char *key, const char *camel,
+                     json_t **out)
+{
+    json_t *v = json_object_get(k->req, key);
+
+    if (v == NULL) {
+        fail(k, "ValidationException", "1 validation error detected: Value "
+             "null at '%s' failed to satisfy constraint: Member must not "
+             "be null", camel);
+        return -1;
+    }
+    if (!json_is_array(v)) {
+        fail(k, "SerializationException", "%s must be a list", key);
+        return -1;
+    }
+    if (json_array_size(v) < 1 || json_array_size(v) > 50) {
+        fail(k, "ValidationException", "1 validation error detected: Value "
+             "at '%s' failed to satisfy constraint: Member must have length "
+             "%s", camel, json_array_size(v) < 1
+             ? "greater than or equal to 1" : "less than or equal to 50");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* An optional integer member in [lo, hi]; -1 with the error sent. */
 static int opt_int(struct call *k, const char *key, const char *camel,
                    long long lo, long long hi, long long *out)
@@ -757,24 +785,13 @@ static int op_tag(struct call *k)
     struct streams_item *it;
     struct ctl_stream *cs;
     const char *name;
-    json_t *tags = json_object_get(k->req, "Tags"), *t, *next, *old;
+    json_t *tags, *t, *next, *old;
     size_t i;
     char why[300];
 
-    if (need_str(k, "DeliveryStreamName", "deliveryStreamName", &name) != 0)
+    if (need_str(k, "DeliveryStreamName", "deliveryStreamName", &name) != 0 ||
+        need_list(k, "Tags", "tags", &tags) != 0)
         return 0;
-    if (tags == NULL)
-        return fail(k, "ValidationException", "1 validation error detected: "
-                    "Value null at 'tags' failed to satisfy constraint: "
-                    "Member must not be null");
-    if (!json_is_array(tags))
-        return fail(k, "SerializationException", "Tags must be a list");
-    if (json_array_size(tags) < 1 || json_array_size(tags) > 50)
-        return fail(k, "ValidationException", "1 validation error detected: "
-                    "Value at 'tags' failed to satisfy constraint: Member "
-                    "must have length %s", json_array_size(tags) < 1
-                    ? "greater than or equal to 1"
-                    : "less than or equal to 50");
     json_array_foreach(tags, i, t) {
         json_t *key = json_object_get(t, "Key"), *val;
         val = json_object_get(t, "Value");
@@ -821,23 +838,12 @@ static int op_untag(struct call *k)
     struct streams_item *it;
     struct ctl_stream *cs;
     const char *name;
-    json_t *keys = json_object_get(k->req, "TagKeys"), *v, *next, *old;
+    json_t *keys, *v, *next, *old;
     size_t i, at;
 
-    if (need_str(k, "DeliveryStreamName", "deliveryStreamName", &name) != 0)
+    if (need_str(k, "DeliveryStreamName", "deliveryStreamName", &name) != 0 ||
+        need_list(k, "TagKeys", "tagKeys", &keys) != 0)
         return 0;
-    if (keys == NULL)
-        return fail(k, "ValidationException", "1 validation error detected: "
-                    "Value null at 'tagKeys' failed to satisfy constraint: "
-                    "Member must not be null");
-    if (!json_is_array(keys))
-        return fail(k, "SerializationException", "TagKeys must be a list");
-    if (json_array_size(keys) < 1 || json_array_size(keys) > 50)
-        return fail(k, "ValidationException", "1 validation error detected: "
-                    "Value at 'tagKeys' failed to satisfy constraint: Member "
-                    "must have length %s", json_array_size(keys) < 1
-                    ? "greater than or equal to 1"
-                    : "less than or equal to 50");
     json_array_foreach(keys, i, v)
         if (!json_is_string(v))
             return fail(k, "SerializationException", "TagKeys[%zu] must be "

@@ -373,20 +373,3 @@ void kinesis_batch_release(struct kinesis_batch *b)
     free(b->recs);
     memset(b, 0, sizeof(*b));
 }
-
-int kinesis_seq_cmp(const char *a, const char *b)
-{
-    size_t la, lb;
-    int c;
-
-    while (*a == '0' && a[1] != '\0')
-        a++;
-    while (*b == '0' && b[1] != '\0')
-        b++;
-    la = strlen(a);
-    lb = strlen(b);
-    if (la != lb)
-        return la < lb ? -1 : 1;
-    c = strcmp(a, b);
-    return c < 0 ? -1 : c > 0;
-}

@@ -75,7 +75,4 @@ int kinesis_parse_records(char *body, size_t len, struct kinesis_batch *b,
                           struct err *e);
 void kinesis_batch_release(struct kinesis_batch *b);    /* frees recs */
 
-/* Compare two decimal sequence numbers numerically (<0, 0, >0). */
-int kinesis_seq_cmp(const char *a, const char *b);
-
 #endif

@@ -534,6 +534,17 @@ static void test_tags(void **state)
     expect_error(f, "UntagDeliveryStream", "{\"DeliveryStreamName\":"
                  "\"fromfile\",\"TagKeys\":[1]}", "SerializationException",
                  NULL);
+    expect_error(f, "UntagDeliveryStream", "{\"DeliveryStreamName\":"
+                 "\"fromfile\"}", "ValidationException", "'tagKeys'");
+    expect_error(f, "UntagDeliveryStream", "{\"DeliveryStreamName\":"
+                 "\"fromfile\",\"TagKeys\":\"team\"}",
+                 "SerializationException", "TagKeys must be a list");
+    expect_error(f, "UntagDeliveryStream", "{\"DeliveryStreamName\":"
+                 "\"fromfile\",\"TagKeys\":[]}", "ValidationException",
+                 "greater than or equal to 1");
+    expect_error(f, "TagDeliveryStream", "{\"DeliveryStreamName\":"
+                 "\"fromfile\",\"Tags\":{}}", "SerializationException",
+                 "Tags must be a list");
     json_decref(ok(f, "UntagDeliveryStream", "{\"DeliveryStreamName\":"
                    "\"fromfile\",\"TagKeys\":[\"team\",\"k00\",\"absent\"]}"));
     j = ok(f, "ListTagsForDeliveryStream", "{\"DeliveryStreamName\":"

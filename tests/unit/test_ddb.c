@@ -360,8 +360,6 @@ static void test_get_records(void **state)
     answer(400, "{\"__type\":\"ProvisionedThroughputExceededException\"}");
     assert_int_equal(kinesis_get_records(c, "it", 100, &b, type,
                                          sizeof(type), &e), AWSJSON_RETRY);
-    assert_true(kinesis_seq_cmp("0099", "100") < 0);
-    assert_true(kinesis_seq_cmp("100", "100") == 0);
     kinesis_batch_release(&b);
     awsjson_free(c);
 }

@@ -341,6 +341,7 @@ static void test_cp_order(void **state)
     assert_true(lease_cp_cmp("LATEST", 0, "0", 0) < 0);
     assert_true(lease_cp_cmp("99", 0, "100", 0) < 0);
     assert_true(lease_cp_cmp("0099", 0, "99", 0) == 0);
+    assert_true(lease_cp_cmp("0099", 0, "100", 0) < 0);
     assert_true(lease_cp_cmp("100", 1, "100", 0) > 0);
     assert_true(lease_cp_cmp("100", 1, "100", 2) < 0);
     assert_true(lease_cp_cmp("4959033827149025660855969253836157109592157598"
