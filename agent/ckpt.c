@@ -214,70 +214,16 @@ fail:
     return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int ckpt_save(const struct ckpt *c, const char *path, struct err *e)
 {
-    char tmp[4200], dir[4200];
-    const char *op = "create";
-    json_t *root;
-    char *text;
-    char *slash;
-    int fd = -1, saved;
+    json_t *root = to_json(c);
+    char *text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
+    int rc;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return err_set(e, ERR_INVAL, "checkpoint path '%s' is too long", path);
-    root = to_json(c);
-    text = root ? json_dumps(root, JSON_INDENT(1)) : NULL;
     json_decref(root);
     if (text == NULL)
         return err_set(e, ERR_NOMEM, "out of memory writing checkpoints");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    op = "write";
-    if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1))
-        goto fail;
-    op = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    op = "close";
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    op = "rename";
-    if (rename(tmp, path) != 0)
-        goto fail;
+    rc = util_write_file(path, text, 0644, e);
     free(text);
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    return util_fsync_dir(dir, e);
-fail:
-    saved = errno;
-    if (fd >= 0)
-        close(fd);
-    (void)unlink(tmp);
-    free(text);
-    return err_sys(e, saved, "%s of checkpoint file '%s' failed", op, tmp);
+    return rc;
 }

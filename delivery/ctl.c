@@ -17,20 +17,6 @@
 
 /* --------------------------------------------------------- persistence */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int file_path(const struct control *ctl, const char *name,
                      const char *suffix, char *out, size_t n, struct err *e)
 {
@@ -40,17 +26,15 @@ static int file_path(const struct control *ctl, const char *name,
     return 0;
 }
 
-/* <dir>/<name>.json: temp file, fsync, rename, directory fsync. */
+/* <dir>/<name>.json, atomically and durably (util_write_file). */
 int ctl_persist(struct control *ctl, const struct ctl_stream *cs,
                 struct err *e)
 {
-    char path[4200], tmp[4200], *s;
-    const char *op = "open";
+    char path[4200], *s;
     json_t *j;
-    int fd, saved;
+    int rc;
 
-    if (file_path(ctl, cs->name, "", path, sizeof(path), e) != 0 ||
-        file_path(ctl, cs->name, ".tmp", tmp, sizeof(tmp), e) != 0)
+    if (file_path(ctl, cs->name, "", path, sizeof(path), e) != 0)
         return -1;
     j = json_pack("{s:O,s:s,s:f,s:O}", "DeliveryStream", cs->conf,
                   "VersionId", cs->cfg->version_id, "CreateTimestamp",
@@ -63,30 +47,9 @@ int ctl_persist(struct control *ctl, const struct ctl_stream *cs,
     if (s == NULL)
         return err_set(e, ERR_NOMEM, "out of memory saving stream '%s'",
                        cs->name);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto fail;
-    op = "write";
-    if (write_all(fd, s, strlen(s)) != 0 || write_all(fd, "\n", 1) != 0)
-        goto fail_fd;
-    op = "fsync";
-    if (fsync(fd) != 0)
-        goto fail_fd;
-    close(fd);
-    op = "rename";
-    if (rename(tmp, path) != 0)
-        goto fail;
+    rc = util_write_file(path, s, 0600, e);
     free(s);
-    return util_fsync_dir(ctl->dir, e);
-fail_fd:
-    saved = errno;
-    close(fd);
-    errno = saved;
-fail:
-    saved = errno;
-    free(s);
-    (void)unlink(tmp);
-    return err_sys(e, saved, "%s '%s' failed", op, tmp);
+    return rc;
 }
 
 int ctl_unpersist(struct control *ctl, const char *name, struct err *e)

@@ -132,11 +132,9 @@ static int str_field(json_t *o, const char *name, char *dst, size_t n,
 
 static int local_save(struct local *s, struct err *e)
 {
-    char tmp[4200];
     json_t *root, *arr;
     char *text;
-    int fd, rc = -1;
-    size_t len;
+    int rc;
 
     if (s->path == NULL)
         return 0;
@@ -149,25 +147,7 @@ static int local_save(struct local *s, struct err *e)
     json_decref(root);
     if (text == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
-    snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
-    len = strlen(text);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        err_sys(e, errno, "creating '%s' failed", tmp);
-        goto out;
-    }
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-        err_sys(e, errno, "writing '%s' failed", tmp);
-        close(fd);
-        goto out;
-    }
-    close(fd);
-    if (rename(tmp, s->path) != 0) {
-        err_sys(e, errno, "renaming '%s' failed", tmp);
-        goto out;
-    }
-    rc = 0;
-out:
+    rc = util_write_file(s->path, text, 0644, e);
     free(text);
     return rc;
 }

@@ -211,3 +211,55 @@ int buf_json_str(struct buf *b, const char *s, struct err *e)
         return -1;
     return buf_append(b, "\"", 1, e);
 }
+
+int util_write_file(const char *path, const char *text, int mode,
+                    struct err *e)
+{
+    char tmp[4200], dir[4200], *slash;
+    const char *op = "create";
+    size_t n = strlen(text);
+    int fd, saved;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return err_set(e, ERR_INVAL, "path '%s' is too long", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        goto fail;
+    op = "write";
+    for (const char *p = text; n > 0;) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            goto fail_fd;
+        p += w;
+        n -= (size_t)w;
+    }
+    op = "fsync";
+    if (fsync(fd) != 0)
+        goto fail_fd;
+    op = "close";
+    if (close(fd) != 0)
+        goto fail;
+    op = "rename";
+    if (rename(tmp, path) != 0)
+        goto fail;
+    /* The rename itself is durable only once the directory is synced. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    return util_fsync_dir(dir, e);
+fail_fd:
+    saved = errno;
+    close(fd);
+    errno = saved;
+fail:
+    saved = errno;
+    (void)unlink(tmp);
+    return err_sys(e, saved, "%s of '%s' failed", op, tmp);
+}

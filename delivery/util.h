@@ -33,6 +33,11 @@ int buf_json_str(struct buf *b, const char *s, struct err *e);
 int util_mkdirs(const char *path, struct err *e);
 /* fsync the directory itself so that new names in it are durable. */
 int util_fsync_dir(const char *path, struct err *e);
+/* Replace path with text atomically and durably: <path>.tmp written with
+ * mode, fsync, rename, then the directory synced. Nothing is left behind
+ * on failure. */
+int util_write_file(const char *path, const char *text, int mode,
+                    struct err *e);
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void util_hex(const void *p, size_t n, char *out);
 /* Fill p with n bytes from the kernel's random source. */
