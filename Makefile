@@ -40,7 +40,7 @@ CFG_SRC  = config/cfg.c config/cfg_walk.c config/cfg_dest.c config/cfg_proc.c \
 
 # Core library: everything but main.c.
 CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
-           delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
+           delivery/trim.c delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
            delivery/streams.c delivery/control.c delivery/ctl.c \
@@ -63,7 +63,7 @@ MAIN_SRC = delivery/main.c
 AGENT_SRC = agent/main.c agent/acfg.c agent/ckpt.c agent/lines.c \
             agent/tail.c agent/ship.c delivery/sigv4.c delivery/awscred.c \
             delivery/httpc.c delivery/err.c delivery/util.c delivery/log.c
-UNIT_TESTS = cfg spool pbuf quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
+UNIT_TESTS = cfg spool trim pbuf quota sigv4 keys codec jscan awscred api crc32c errdoc dash sink s3 \
              auth connguard http_dest opensearch xform control jqx proc \
              agent_cfg agent_ckpt agent_lines agent_tail agent_ship kpl lease ddb kenv kcheckpoint kinesis
 BENCH_SRC = tests/bench/loadgen.c
@@ -110,7 +110,8 @@ BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
 TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
-TEST_spool_SRC   = delivery/spool.c delivery/crc32c.c
+TEST_spool_SRC   = delivery/spool.c delivery/trim.c delivery/crc32c.c
+TEST_trim_SRC    = delivery/trim.c
 TEST_pbuf_SRC    = delivery/pbuf.c
 TEST_sigv4_SRC   = delivery/sigv4.c
 TEST_quota_SRC   = delivery/quota.c
@@ -128,7 +129,7 @@ TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_kpl_SRC     = delivery/kpl.c
 TEST_kenv_SRC    = delivery/kenv.c
-TEST_kcheckpoint_SRC = delivery/spool.c delivery/crc32c.c
+TEST_kcheckpoint_SRC = delivery/spool.c delivery/trim.c delivery/crc32c.c
 TEST_lease_SRC   = delivery/lease.c
 TEST_kinesis_SRC = delivery/kinesis.c delivery/jscan.c delivery/awsjson.c \
                    delivery/httpc.c delivery/sigv4.c delivery/awscred.c
@@ -171,7 +172,7 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_jscan_SRC = delivery/jscan.c
 FUZZ_cfg_SRC   = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 FUZZ_auth_SRC  = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c
-FUZZ_spool_SRC = delivery/spool.c delivery/crc32c.c
+FUZZ_spool_SRC = delivery/spool.c delivery/trim.c delivery/crc32c.c
 FUZZ_keys_SRC  = $(KEYS_SRC)
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c

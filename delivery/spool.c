@@ -35,6 +35,7 @@
 
 #include "crc32c.h"
 #include "log.h"
+#include "trim.h"
 
 #define SEG_MAGIC       0x31475346u     /* "FSG1" */
 #define SEG_VERSION     1u
@@ -123,6 +124,7 @@ struct spool {
     struct buf jbuf;
     struct spool_seg *dead;     /* segments to unlink outside mu */
     size_t    ndead, deadcap;
+    struct trim *trim;          /* gives unlinked segments' space back */
     /* Damage found by recovery (set in spool_open, read under mu). */
     uint64_t  bad_ranges, bad_bytes, bad_records;
 };
@@ -639,9 +641,10 @@ static void low_update(struct spool *sp)
         sp->dead_bytes += sp->segs[i].size;
 }
 
-/* Unlink what low_update() set aside (mu not held: unlinking a big file
- * takes a while). No directory fsync: a segment that comes back after a
- * crash is found committed and removed again. */
+/* Unlink what low_update() set aside (mu not held). The space comes back
+ * a little at a time (trim.h), so the fdatasyncs of appends meanwhile do
+ * not wait behind one big discard. No directory fsync: a segment that
+ * comes back after a crash is found committed and removed again. */
 static void reap(struct spool *sp)
 {
     char path[PATH_LEN];
@@ -650,10 +653,13 @@ static void reap(struct spool *sp)
         seg_path(sp, sp->dead[i].first_seq, path);
         if (sp->rd.fd == sp->dead[i].fd)
             sp->rd.fd = -1;
+        if (unlink(path) == 0) {
+            trim_file(sp->trim, sp->dead[i].fd);
+            continue;
+        }
+        log_msg(LOG_WARN, sp->who, "removing '%s' failed: %s", path,
+                strerror(errno));
         close(sp->dead[i].fd);
-        if (unlink(path) != 0)
-            log_msg(LOG_WARN, sp->who, "removing '%s' failed: %s", path,
-                    strerror(errno));
     }
     sp->ndead = 0;
 }
@@ -1313,6 +1319,8 @@ int spool_open(const struct spool_opts *o, struct spool **out, struct err *e)
         err_set(e, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (trim_new(sp->who, &sp->trim, e) != 0)
+        goto fail;
     if (util_mkdirs(sp->dir, e) != 0 || segs_list(sp, &have_journal, e) ||
         id_load(sp, sp->nsegs > 0 || have_journal, e) != 0)
         goto fail;
@@ -1341,6 +1349,7 @@ void spool_close(struct spool *sp)
         close(sp->dead[i].fd);
     if (sp->jfd >= 0)
         close(sp->jfd);
+    trim_free(sp->trim);
     free(sp->segs);
     free(sp->dead);
     free(sp->pend);

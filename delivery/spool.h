@@ -4,7 +4,7 @@
  * covers every append waiting at that moment) or, with fsync off, written
  * to the kernel. Records stay on disk until spool_commit() says the batch
  * that holds them was delivered or backed up; then whole segments are
- * deleted.
+ * deleted (their space freed a few MiB at a time, trim.h).
  *
  * Layout: <dir>/spool.id (random 64-bit incarnation, made once),
  * <dir>/<16-hex first seq>.seg (segments, each a header then records with a
@@ -67,7 +67,9 @@ uint64_t spool_incarnation(const struct spool *sp);
 
 /* live_bytes: segment bytes from the oldest uncommitted record to the end
  * of the newest segment (committed batches after an uncommitted one still
- * count). Disk use is at most this plus one segment plus the journal.
+ * count). Disk use is at most this plus one segment plus the journal, plus
+ * removed segments whose space is still being given back (trim.h: at most
+ * TRIM_MAX_QUEUED + 1 of them, for well under a second each).
  * "Unsealed" counts only records a seal may take: durable ones with fsync
  * on. oldest_unsealed_ms is the arrival of the first unsealed record in
  * seq order, lowered by any later append that arrived earlier. */

@@ -2,6 +2,7 @@
  * a directory, with exactly the S3 key layout. A file is written to a
  * temporary name, synced and renamed, so a reader never sees half an
  * object and a re-delivery of the same batch replaces it whole. */
+#define _GNU_SOURCE     /* sync_file_range() */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@ static int local_create(struct dest *d, const struct cfg_stream *s,
     return util_mkdirs(l->root, e);
 }
 
+/* Bytes written between two writeback starts (see write_object()). */
+#define LOCAL_WB_CHUNK (512u << 10)
+
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
@@ -43,6 +47,37 @@ static int write_all(int fd, const unsigned char *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write an object and start its writeback chunk by chunk, waiting for the
+ * chunk before: the closing fdatasync then finds at most two chunks to
+ * write. Written whole and synced at the end, a 5-128 MiB object reaches
+ * the disk queue in one burst, and the spool's next group-commit
+ * fdatasync on the same disk waits behind all of it (P5-lat p99
+ * acknowledgement 16 -> 12 ms, tests/bench/README.md). sync_file_range()
+ * only starts and waits for writeback, so its errors are left to the
+ * fdatasync that follows. */
+static int write_object(int fd, const unsigned char *p, size_t n)
+{
+    off_t off = 0;
+
+    while (n > 0) {
+        size_t c = n < LOCAL_WB_CHUNK ? n : LOCAL_WB_CHUNK;
+
+        if (write_all(fd, p, c) != 0)
+            return -1;
+        (void)sync_file_range(fd, off, (off_t)c, SYNC_FILE_RANGE_WRITE);
+        if (off > 0)
+            (void)sync_file_range(fd, off - (off_t)LOCAL_WB_CHUNK,
+                                  (off_t)LOCAL_WB_CHUNK,
+                                  SYNC_FILE_RANGE_WAIT_BEFORE |
+                                  SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+        off += (off_t)c;
+        p += c;
+        n -= c;
     }
     return 0;
 }
@@ -77,7 +112,7 @@ static enum dest_status local_deliver(struct dest *d, const struct payload *p,
     if (fd < 0)
         goto fail;
     op = "write";
-    if (write_all(fd, p->data, p->len) != 0)
+    if (write_object(fd, p->data, p->len) != 0)
         goto fail_fd;
     op = "fsync";
     if (fdatasync(fd) != 0)
