@@ -1413,9 +1413,15 @@ static int win_next(void *arg, int first, const void **p, size_t *len)
     return 1;
 }
 
+/* What reading a batch whole holds per record besides its data: its
+ * spool header (28 bytes), its spool_rec and its view. With tiny records
+ * this is most of it: 5 MB of 10-byte records held ~60 MB per worker. */
+#define STREAM_REC_COST (28 + sizeof(struct spool_rec) + sizeof(struct view))
+
 /* The batch becomes one object of its records as they are (with the
  * delimiter at most): no script, no built-in processor, no partitioning,
- * no source backup, an object destination; and it is big. */
+ * no source backup, an object destination; and reading it whole would
+ * hold more than two windows. */
 static int streamable(const struct worker *w, const struct spool_batch *b)
 {
     const struct cfg_stream *c = w->st->cfg;
@@ -1423,7 +1429,8 @@ static int streamable(const struct worker *w, const struct spool_batch *b)
     return c->type != CFG_STREAM_KINESIS && !w->dest->type->wants_records &&
            w->xf == NULL && w->proc == NULL && w->jq == NULL &&
            !c->s3.dynamic_partitioning && !c->s3.source_backup &&
-           b->bytes > 2 * (uint64_t)STREAM_WINDOW;
+           b->bytes + (uint64_t)b->count * STREAM_REC_COST >
+               2 * (uint64_t)STREAM_WINDOW;
 }
 
 /* deliver_batch() for a streamable batch: the same object key (the batch

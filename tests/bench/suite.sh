@@ -8,6 +8,7 @@
 #   P3-lua-id / P3-lua-json   P2-gz1 + identity / JSON-parsing Lua
 #   P4        Direct PUT -> identity Lua -> GZIP -> HTTP endpoint (sink)
 #   P5-*      Durability os vs fsync, 150-byte and 4 KB records
+#   P6-tiny   P1 with 10-byte records (memory per record)
 #
 # Limits, measured in the same run on the same machine: bare zlib at the
 # same level on loadgen's bytes, write+fdatasync latency (fsync_bench), a
@@ -103,7 +104,7 @@ SPORT=$(free_port)
 "$BIN/sink" --port "$SPORT" --mode noop --seconds 120 2>/dev/null &
 SINK_PID=$!
 wait_port "$SPORT" "$SINK_PID" || { echo "suite: noop sink did not start" >&2; exit 1; }
-for sz in 150 4096; do
+for sz in 10 150 4096; do
     o=$("$BIN/loadgen" --url "http://127.0.0.1:$SPORT/" --stream x \
         --connections "$CONNS" --batch "$BATCH" --size "$sz" \
         --duration "$DURATION" --json)
@@ -114,8 +115,8 @@ printf '  zlib L1 %s MB/s, L6 %s MB/s (150 B); L1 %s, L6 %s (4 KB)\n' \
     "${LIM[zlib1.150]}" "${LIM[zlib6.150]}" "${LIM[zlib1.4096]}" "${LIM[zlib6.4096]}"
 printf '  write+fdatasync %d B: p50 %s ms p99 %s ms\n' $(( BATCH * 150 )) \
     "${LIM[fsync_p50]}" "${LIM[fsync_p99]}"
-printf '  no-op HTTP server: %s rec/s (150 B), %s rec/s (4 KB)\n' \
-    "${LIM[noop.150]}" "${LIM[noop.4096]}"
+printf '  no-op HTTP server: %s rec/s (10 B), %s rec/s (150 B), %s rec/s (4 KB)\n' \
+    "${LIM[noop.10]}" "${LIM[noop.150]}" "${LIM[noop.4096]}"
 
 # ---- pipelines ---------------------------------------------------------------
 mkdir -p "$TMP/transforms"
@@ -251,6 +252,9 @@ pipeline P4          fsync  http  GZIP          6   identity.lua  150  noop
 pipeline P5-os-150   os     local UNCOMPRESSED  6   ""            150  noop
 pipeline P5-fs-4k    fsync  local UNCOMPRESSED  6   ""            4096 noop
 pipeline P5-os-4k    os     local UNCOMPRESSED  6   ""            4096 noop
+# Tiny records: the per-record bookkeeping, not the bytes, bounds memory
+# (peak RSS against 64 MB + the 5 MB buffer, the issue's overload bound).
+pipeline P6-tiny     fsync  local UNCOMPRESSED  6   ""            10   noop
 # p99 ack latency at half P1's max throughput vs 2 x fdatasync p99 + 1 ms.
 # That target takes the p99 of fdatasyncs of an idle file; under a steady
 # append stream an acknowledgement waits for the rest of the sync in flight
