@@ -43,6 +43,8 @@ CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
            delivery/trim.c delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
+           delivery/strm.c delivery/strm_proc.c delivery/strm_rec.c \
+           delivery/strm_obj.c \
            delivery/streams.c delivery/control.c delivery/ctl.c \
            delivery/ctl_desc.c delivery/ctl_ops.c \
            delivery/auth.c delivery/auth_hdr.c delivery/connguard.c \
