@@ -37,9 +37,11 @@ LIBS     = -lmicrohttpd -lcurl -ljansson -lssl -lcrypto -lz -lsnappy \
 KEYS_SRC = destinations/keys.c destinations/keys_tz.c
 CFG_SRC  = config/cfg.c config/cfg_walk.c config/cfg_dest.c config/cfg_proc.c \
            config/cfg_src.c config/cfg_svc.c
+SPOOL_SRC = delivery/spool.c delivery/spool_io.c delivery/spool_jnl.c \
+            delivery/spool_seg.c
 
 # Core library: everything but main.c.
-CORE_SRC = delivery/err.c delivery/util.c delivery/log.c delivery/spool.c \
+CORE_SRC = delivery/err.c delivery/util.c delivery/log.c $(SPOOL_SRC) \
            delivery/trim.c delivery/crc32c.c delivery/errdoc.c delivery/pbuf.c \
            delivery/sigv4.c delivery/awscred.c delivery/httpc.c \
            delivery/jscan.c delivery/api.c delivery/quota.c delivery/stream.c \
@@ -112,7 +114,7 @@ BASE_SRC       = delivery/err.c delivery/util.c delivery/log.c
 TEST_cfg_SRC     = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 TEST_jqx_SRC     = $(JQX_SRC)
 TEST_proc_SRC    = transforms/proc.c transforms/jtok.c
-TEST_spool_SRC   = delivery/spool.c delivery/trim.c delivery/crc32c.c
+TEST_spool_SRC   = $(SPOOL_SRC) delivery/trim.c delivery/crc32c.c
 TEST_trim_SRC    = delivery/trim.c
 TEST_pbuf_SRC    = delivery/pbuf.c
 TEST_sigv4_SRC   = delivery/sigv4.c
@@ -131,7 +133,7 @@ TEST_jscan_SRC   = delivery/jscan.c
 TEST_crc32c_SRC  = delivery/crc32c.c
 TEST_kpl_SRC     = delivery/kpl.c
 TEST_kenv_SRC    = delivery/kenv.c
-TEST_kcheckpoint_SRC = delivery/spool.c delivery/trim.c delivery/crc32c.c
+TEST_kcheckpoint_SRC = $(SPOOL_SRC) delivery/trim.c delivery/crc32c.c
 TEST_lease_SRC   = delivery/lease.c
 TEST_kinesis_SRC = delivery/kinesis.c delivery/jscan.c delivery/awsjson.c \
                    delivery/httpc.c delivery/sigv4.c delivery/awscred.c
@@ -174,7 +176,7 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_jscan_SRC = delivery/jscan.c
 FUZZ_cfg_SRC   = $(CFG_SRC) $(KEYS_SRC) $(JQX_SRC)
 FUZZ_auth_SRC  = delivery/auth.c delivery/auth_hdr.c delivery/sigv4.c
-FUZZ_spool_SRC = delivery/spool.c delivery/trim.c delivery/crc32c.c
+FUZZ_spool_SRC = $(SPOOL_SRC) delivery/trim.c delivery/crc32c.c
 FUZZ_keys_SRC  = $(KEYS_SRC)
 FUZZ_xform_SRC = transforms/xform.c transforms/xform_vm.c \
                  transforms/xform_lib.c delivery/errdoc.c
