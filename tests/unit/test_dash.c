@@ -298,11 +298,14 @@ static void test_status_json(void **state)
     json_error_t je;
     json_t *j, *s, *h, *er;
     struct err e;
+    int64_t now = util_now_ms();
 
+    /* One time base: two readings of the clock a millisecond apart on a
+     * busy machine made the rate 20 / 5.001 s. */
     metrics_add(&m->incoming_records, 10);
-    dash_sample(f->dash, util_now_ms() - 10000);
+    dash_sample(f->dash, now - 10000);
     metrics_add(&m->incoming_records, 20);
-    dash_sample(f->dash, util_now_ms() - 5000);
+    dash_sample(f->dash, now - 5000);
     dash_error(f->dash, LOG_ERROR, "s1", "delivery",
                "quote \" backslash \\ newline\n tab\t bell\a end");
     assert_int_equal(dash_status_json(f->dash, &f->out, &e), 0);
