@@ -409,8 +409,8 @@ static int64_t cursor_arrival(struct spool *sp)
     return h ? (int64_t)get64(h + 20) : sp->oldest_unsealed_ms;
 }
 
-int spool_seal(struct spool *sp, uint64_t max_bytes, struct spool_batch *b,
-               struct err *e)
+int spool_seal(struct spool *sp, uint64_t max_bytes, uint32_t max_records,
+               struct spool_batch *b, struct err *e)
 {
     struct spool_pend p;
     struct spool_pos pos, limit;
@@ -434,6 +434,8 @@ int spool_seal(struct spool *sp, uint64_t max_bytes, struct spool_batch *b,
     avail = sp->dur_recs - sp->seal_recs;
     if (avail > UINT32_MAX)
         avail = UINT32_MAX;
+    if (max_records > 0 && avail > max_records)
+        avail = max_records;
     /* Room now, so that a journaled batch always makes it into memory. */
     if (avail > 0)
         rc = spool_grow(&sp->pend, &sp->pendcap, sp->npend + 1,

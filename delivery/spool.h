@@ -108,11 +108,12 @@ struct spool_batch {
 /* The next batch to deliver: first any sealed, uncommitted batch not yet
  * handed out since open (recovery, in order), else a new batch of unsealed
  * records in order, adding records while the total stays <= max_bytes (at
- * least one record). Returns 1 with *b filled, 0 when there is nothing, -1
- * on error. A new batch's boundaries are durable before this returns. With
- * fsync on, only records already fdatasync'ed are sealed. */
-int spool_seal(struct spool *sp, uint64_t max_bytes, struct spool_batch *b,
-               struct err *e);
+ * least one record) and, unless max_records is 0, the count <= max_records.
+ * Returns 1 with *b filled, 0 when there is nothing, -1 on error. A new
+ * batch's boundaries are durable before this returns. With fsync on, only
+ * records already fdatasync'ed are sealed. */
+int spool_seal(struct spool *sp, uint64_t max_bytes, uint32_t max_records,
+               struct spool_batch *b, struct err *e);
 
 struct spool_rec {
     uint64_t seq;

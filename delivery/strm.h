@@ -103,6 +103,10 @@ struct worker {
     size_t kin_cap;
 };
 
+/* Records in one batch that is read whole (not streamed); see
+ * stream_open(). */
+#define STRM_MAX_WHOLE_RECORDS 50000u
+
 struct stream {
     const struct cfg_stream *cfg;
     const struct cfg_service *svc;
@@ -121,6 +125,7 @@ struct stream {
     atomic_int draining;        /* seal whatever is there (stream_drain) */
     struct worker *workers;
     size_t n_workers;
+    uint32_t max_batch_records;     /* seal at most this many; 0 = any */
     /* HTTP/OpenSearch: S3Configuration seen as an S3 stream, for the
      * backup destination. */
     struct cfg_stream backup_cfg;

@@ -566,17 +566,19 @@ static int win_next(void *arg, int first, const void **p, size_t *len)
  * this is most of it: 5 MB of 10-byte records held ~60 MB per worker. */
 #define STREAM_REC_COST (28 + sizeof(struct spool_rec) + sizeof(struct view))
 
-/* The batch becomes one object of its records as they are (with the
- * delimiter at most): no script, no built-in processor, no partitioning,
- * no source backup, an object destination; and reading it whole would
- * hold more than two windows. */
-int strm_obj_streamable(const struct worker *w, const struct spool_batch *b)
+int strm_obj_can_stream(const struct worker *w)
 {
     const struct cfg_stream *c = w->st->cfg;
 
     return c->type != CFG_STREAM_KINESIS && !w->dest->type->wants_records &&
            w->xf == NULL && w->proc == NULL && w->jq == NULL &&
-           !c->s3.dynamic_partitioning && !c->s3.source_backup &&
+           !c->s3.dynamic_partitioning && !c->s3.source_backup;
+}
+
+/* Streamed when reading it whole would hold more than two windows. */
+int strm_obj_streamable(const struct worker *w, const struct spool_batch *b)
+{
+    return strm_obj_can_stream(w) &&
            b->bytes + (uint64_t)b->count * STREAM_REC_COST >
                2 * (uint64_t)STREAM_WINDOW;
 }

@@ -14,6 +14,11 @@
  * committed, -1 when stopping (or out of memory) with the batch still
  * pending. */
 int strm_obj_deliver_batch(struct worker *w, const struct spool_batch *b);
+/* May this worker's batches be streamed at all: each becomes one object
+ * of its records as they are (with the delimiter at most), i.e. no
+ * script, no built-in processor, no partitioning, no source backup, not
+ * Kinesis, an object destination? */
+int strm_obj_can_stream(const struct worker *w);
 /* Should sealed batch 'b' (not read yet) be streamed? */
 int strm_obj_streamable(const struct worker *w, const struct spool_batch *b);
 /* strm_obj_deliver_batch() for a streamable batch: 0, or -1 when stopping

@@ -8,7 +8,7 @@
 #   P3-lua-id / P3-lua-json   P2-gz1 + identity / JSON-parsing Lua
 #   P4        Direct PUT -> identity Lua -> GZIP -> HTTP endpoint (sink)
 #   P5-*      Durability os vs fsync, 150-byte and 4 KB records
-#   P6-tiny   P1 with 10-byte records (memory per record)
+#   P6-tiny   P1 with 10-byte records (memory per record); -lua: P3-lua-id
 #
 # Limits, measured in the same run on the same machine: bare zlib at the
 # same level on loadgen's bytes, write+fdatasync latency (fsync_bench), a
@@ -255,6 +255,7 @@ pipeline P5-os-4k    os     local UNCOMPRESSED  6   ""            4096 noop
 # Tiny records: the per-record bookkeeping, not the bytes, bounds memory
 # (peak RSS against 64 MB + the 5 MB buffer, the issue's overload bound).
 pipeline P6-tiny     fsync  local UNCOMPRESSED  6   ""            10   noop
+pipeline P6-tiny-lua fsync  local GZIP          1   identity.lua  10   noop
 # p99 ack latency at half P1's max throughput vs 2 x fdatasync p99 + 1 ms.
 # That target takes the p99 of fdatasyncs of an idle file; under a steady
 # append stream an acknowledgement waits for the rest of the sync in flight

@@ -78,10 +78,10 @@ static void write_seed(const char *out)
                                        i, i * 50, 7);
         if (spool_append(sp, &iov, 1, 1700000000000 + i, &first, &e) != 0)
             abort();
-        if (i == 3 && spool_seal(sp, 1000, &b, &e) == 1)
+        if (i == 3 && spool_seal(sp, 1000, 0, &b, &e) == 1)
             (void)spool_commit(sp, &b, &e);
         if (i == 8)
-            (void)spool_seal(sp, 2000, &b, &e);
+            (void)spool_seal(sp, 2000, 0, &b, &e);
     }
     spool_close(sp);
     d = opendir(fuzz_dir);
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (spool_open(&o, &sp, &e) != 0)
         return 0;
-    for (int i = 0; i < 16 && spool_seal(sp, 1 << 20, &b, &e) == 1; i++) {
+    for (int i = 0; i < 16 && spool_seal(sp, 1 << 20, 0, &b, &e) == 1; i++) {
         if (spool_read(sp, &b, &sd, &e) != 0)
             break;
         if (sd.n != b.count)

@@ -63,8 +63,8 @@ static void test_watermark(void **state)
     c = append(sp, 2);
     assert_int_equal(spool_committed_below(sp), a);
     /* Two batches of 3 records (300 bytes each); 2 records unsealed. */
-    assert_int_equal(spool_seal(sp, 300, &b1, &e), 1);
-    assert_int_equal(spool_seal(sp, 300, &b2, &e), 1);
+    assert_int_equal(spool_seal(sp, 300, 0, &b1, &e), 1);
+    assert_int_equal(spool_seal(sp, 300, 0, &b2, &e), 1);
     assert_int_equal(b1.first_seq, a);
     assert_int_equal(b2.first_seq, b);
     /* The later batch first: nothing of it may be checkpointed yet. */
@@ -77,7 +77,7 @@ static void test_watermark(void **state)
     /* After a reopen the unsealed records are still not committed. */
     sp = open_sp();
     assert_true(spool_committed_below(sp) <= c);
-    assert_int_equal(spool_seal(sp, 1 << 20, &b1, &e), 1);
+    assert_int_equal(spool_seal(sp, 1 << 20, 0, &b1, &e), 1);
     assert_int_equal(b1.first_seq, c);
     assert_int_equal(spool_committed_below(sp), c);
     assert_int_equal(spool_commit(sp, &b1, &e), 0);

@@ -90,7 +90,7 @@ static uint64_t put(struct fx *f, const char *tag, int i, size_t pad)
 static int seal(struct fx *f, uint64_t max, struct spool_batch *b)
 {
     struct err e = { 0, "" };
-    int r = spool_seal(f->sp, max, b, &e);
+    int r = spool_seal(f->sp, max, 0, b, &e);
 
     if (r < 0)
         fail_msg("seal: %s", e.msg);
@@ -245,6 +245,39 @@ static void test_size_limit_and_span(void **state)
     put(f, "big", 0, 500);
     assert_int_equal(seal(f, 10, &b), 1);
     assert_int_equal(b.count, 1);
+}
+
+/* max_records caps the count below the byte limit; the records left over
+ * keep their place and their arrival time. */
+static void test_record_limit(void **state)
+{
+    struct fx *f = *state;
+    struct spool_batch b;
+    struct spool_stats ss;
+    struct err e = { 0, "" };
+    int seen = 0;
+
+    fx_open(f);
+    for (int i = 0; i < 10; i++)
+        put(f, "r", i, 10);
+    assert_int_equal(spool_seal(f->sp, 1 << 20, 3, &b, &e), 1);
+    assert_int_equal(b.count, 3);
+    spool_stats(f->sp, &ss);
+    assert_int_equal(ss.unsealed_records, 7);
+    assert_int_equal(ss.oldest_unsealed_ms, 1003);
+    read_ok(f, &b);
+    seen += (int)b.count;
+    while (spool_seal(f->sp, 1 << 20, 3, &b, &e) == 1) {
+        assert_true(b.count == 3 || b.count == 1);
+        read_ok(f, &b);
+        for (uint32_t i = 0; i < b.count; i++) {
+            char want[16];
+            snprintf(want, sizeof(want), "r-%d", seen);
+            rec_is(&f->d.recs[i], want);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 10);
 }
 
 static void test_seq_survives_reopen(void **state)
@@ -1002,7 +1035,7 @@ static void drain(struct fx *f, unsigned char *seen, atomic_int *done)
 
     for (;;) {
         int last = atomic_load(done) == NTHREADS;
-        int r = spool_seal(f->sp, 20000, &b, &e);
+        int r = spool_seal(f->sp, 20000, 0, &b, &e);
 
         assert_true(r >= 0);
         if (r == 0) {
@@ -1071,6 +1104,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_limit_and_span, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_record_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_survives_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_uncommitted_batch_comes_back,
