@@ -220,6 +220,8 @@ struct cfg_service {
     char *state_dir;        /* "./state" */
     int durability_fsync;   /* 1 = "fsync" (default), 0 = "os" */
     uint64_t max_spool_bytes;   /* per stream, default 1 GiB */
+    uint64_t max_request_memory;    /* request bodies held at once, all
+                                     * connections; default 64 MiB */
     int delivery_workers;   /* threads compressing and delivering per
                              * stream, 1-64, default 2 */
     char *region;           /* "us-east-1" */

@@ -25,6 +25,10 @@
 /* Base64 of 4 MiB plus JSON framing for 500 records fits easily; anything
  * larger is refused before it is read. */
 #define API_MAX_BODY (8u * 1024u * 1024u)
+/* A connection keeps a body buffer up to this size for its next request;
+ * a bigger one is freed once answered, so idle connections hold at most
+ * MaxConnections x this. */
+#define API_KEEP_BODY (1u << 20)
 #define API_TARGET_PREFIX "Firehose_20150804."
 
 struct api {
@@ -38,6 +42,10 @@ struct api {
     struct auth *auth;              /* NULL: no SigV4 check */
     struct connguard *guard;        /* RequestTimeoutSeconds */
     char *tls_cert, *tls_key;       /* PEM, NULL for plain HTTP */
+    /* Bytes of request bodies being received or parsed, against
+     * Service.MaxRequestMemoryBytes (body_charge()). */
+    _Atomic uint64_t body_bytes;
+    _Atomic int64_t body_warned_ms; /* last "budget reached" log line */
 };
 
 /* One per connection, reused by every request on it (keep-alive), so the
@@ -52,6 +60,7 @@ struct conn {
     char uri[AUTH_MAX_URI + 1]; /* raw request target, for SigV4 */
     int uri_long;               /* it did not fit */
     struct auth_request areq;
+    uint64_t charged;           /* of api.body_bytes, for this request */
 };
 
 static uint64_t rng_next(uint64_t *s)
@@ -391,6 +400,48 @@ static int authorize(struct api *a, struct MHD_Connection *mc, struct conn *c,
     return -1;
 }
 
+/* PutRecordBatch bodies are parsed in place, so each is held whole until
+ * answered: 16 producers sending 2.7 MB each held 43 MB. So a request's
+ * body counts against MaxRequestMemoryBytes from its headers on (its
+ * Content-Length), and one that would pass it is answered 503 "Slow
+ * down." before its body is read, like a full spool. 'force' charges
+ * regardless: a chunked body, or one longer than announced, can't be
+ * refused half-way. 0, or -1 with nothing charged. */
+static int body_charge(struct api *a, struct conn *c, uint64_t want,
+                       int force)
+{
+    uint64_t delta, now;
+
+    if (want <= c->charged)
+        return 0;
+    delta = want - c->charged;
+    now = atomic_fetch_add(&a->body_bytes, delta) + delta;
+    if (!force && now > a->svc->max_request_memory) {
+        int64_t t = util_mono_ms(), last = atomic_load(&a->body_warned_ms);
+
+        atomic_fetch_sub(&a->body_bytes, delta);
+        if (t - last >= 10000 &&
+            atomic_compare_exchange_strong(&a->body_warned_ms, &last, t))
+            log_msg(LOG_WARN, "api", "request bodies at "
+                    "MaxRequestMemoryBytes (%" PRIu64 " bytes): answering "
+                    "503 Slow down until some are answered",
+                    a->svc->max_request_memory);
+        return -1;
+    }
+    c->charged = want;
+    return 0;
+}
+
+/* The request is answered (or the connection closed): its charge goes,
+ * and so does a big buffer. */
+static void body_done(struct api *a, struct conn *c)
+{
+    atomic_fetch_sub(&a->body_bytes, c->charged);
+    c->charged = 0;
+    if (c->body.cap > API_KEEP_BODY)
+        buf_release(&c->body);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
                                const char *url, const char *method,
                                const char *version, const char *upload,
@@ -446,6 +497,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
                               "Records size exceeds 4 MB limit (request "
                               "body over 8 MiB)");
         }
+        if (cl != NULL && body_charge(a, c, strtoull(cl, NULL, 10), 0)) {
+            c->rejected = 1;
+            return send_error(mc, c, 503, "ServiceUnavailableException",
+                              "Slow down.");
+        }
         return MHD_YES;
     }
     c = *req_cls;
@@ -465,6 +521,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
                 *upload_size = 0;
                 return send_error(mc, c, 500, "InternalFailure", e.msg);
             }
+            (void)body_charge(a, c, c->body.len, 1);
         }
         *upload_size = 0;
         return MHD_YES;
@@ -510,6 +567,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc,
 
     (void)mc;
     (void)toe;
+    if (c != NULL)
+        body_done(a, c);
     if (a->guard != NULL && c != NULL)
         connguard_arm(a->guard, &c->guard);
 }
@@ -537,6 +596,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
         if (c != NULL) {
             if (a->guard != NULL)
                 connguard_remove(a->guard, &c->guard);
+            body_done(a, c);
             buf_release(&c->body);
             buf_release(&c->resp);
             free(c);

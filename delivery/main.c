@@ -1,6 +1,7 @@
 /* main.c - command line, start-up and shutdown. The only file that may
  * exit the process. */
 #include <curl/curl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,12 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* Blocks of 1 MiB and more (request bodies above API_KEEP_BODY, which
+     * are freed once answered) always come from mmap and go back to the
+     * kernel when freed. glibc would otherwise raise its threshold after
+     * the first such free and keep later ones in 16 threads' arenas: with
+     * 4 KB records, peak RSS went from 83 to 98 MiB. */
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
                       strcmp(argv[1], "-h") == 0)) {
         usage(stdout);

@@ -332,6 +332,35 @@ static void test_throttle(void **state)
     free(body);
 }
 
+/* MaxRequestMemoryBytes: a body whose Content-Length would pass it is
+ * answered 503 before it is read; answered requests give their share
+ * back, so calls one after another all fit. (The config's minimum is
+ * 16 MiB; the API reads the value live, so the test lowers it.) */
+static void test_request_memory(void **state)
+{
+    struct fx *f = *state;
+    uint64_t was = f->cfg->service.max_request_memory;
+    char *big, *small;
+    json_t *j;
+
+    f->cfg->service.max_request_memory = 4000;
+    big = big_body("{\"DeliveryStreamName\":\"s1\",\"Records\":[", 1, 2,
+                   4000);
+    small = big_body("{\"DeliveryStreamName\":\"s1\",\"Records\":[", 1, 2,
+                     400);
+    expect_error(f, BATCH, big, 503, "ServiceUnavailableException");
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(call(f, BATCH, small, &j), 200);
+        assert_int_equal(json_integer_value(json_object_get(j,
+                         "FailedPutCount")), 0);
+        json_decref(j);
+    }
+    expect_error(f, BATCH, big, 503, "ServiceUnavailableException");
+    f->cfg->service.max_request_memory = was;
+    free(big);
+    free(small);
+}
+
 /* DirectPutQuotas through CreateDeliveryStream: a batch over the
  * records bucket gets its prefix accepted and the rest failed with
  * ServiceUnavailableException; PutRecord on an empty bucket is a 503;
@@ -415,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_list_describe),
         cmocka_unit_test(test_put_delivers),
         cmocka_unit_test(test_throttle),
+        cmocka_unit_test(test_request_memory),
         cmocka_unit_test(test_quota),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);

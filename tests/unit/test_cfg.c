@@ -305,6 +305,10 @@ static void test_range_edges_accepted(void **state)
     cfg_free(c);
     c = load_ok(SERVICE("'MaxSpoolBytesPerStream':1048576"));
     assert_true(c->service.max_spool_bytes == 1048576ULL);
+    assert_true(c->service.max_request_memory == 67108864ULL);  /* default */
+    cfg_free(c);
+    c = load_ok(SERVICE("'MaxRequestMemoryBytes':16777216"));
+    assert_true(c->service.max_request_memory == 16777216ULL);
     cfg_free(c);
     /* 64 characters is the longest name. */
     c = load_ok("{'DeliveryStreams':[{'DeliveryStreamName':"
@@ -438,6 +442,10 @@ static const struct bad_case out_of_range[] = {
       "BufferingHints.IntervalInSeconds: 901 is above the maximum 900" },
     { S3(",'BufferingHints':{'SizeInMBs':5,'IntervalInSeconds':-1}"),
       "BufferingHints.IntervalInSeconds: -1 is below the minimum 0" },
+    { SERVICE("'MaxRequestMemoryBytes':8388608"),
+      "Service.MaxRequestMemoryBytes: 8388608 is below the minimum 16777216" },
+    { SERVICE("'MaxRequestMemoryBytes':-1"),
+      "Service.MaxRequestMemoryBytes: -1 is below the minimum 16777216" },
     { SERVICE("'MaxSpoolBytesPerStream':1048575"),
       "Service.MaxSpoolBytesPerStream: 1048575 is below the minimum 1048576" },
     { SERVICE("'MaxSpoolBytesPerStream':1099511627777"),
