@@ -196,18 +196,19 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 $(BUILD)/loadgen: $(BUILD)/tests/bench/loadgen.o
 	$(CC) $(LDFLAGS) -o $@ $^ -pthread -lz
 
-XFORM_BENCH_SRC = tests/bench/xform_bench.c transforms/xform.c \
-                  transforms/xform_vm.c transforms/xform_lib.c \
+XFORM_BENCH_SRC = tests/bench/xform_bench.c tests/bench/benchutil.c \
+                  transforms/xform.c transforms/xform_vm.c transforms/xform_lib.c \
                   delivery/errdoc.c $(BASE_SRC)
 $(BUILD)/xform_bench: $(XFORM_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-PROC_BENCH_SRC = tests/bench/proc_bench.c transforms/proc.c $(JQX_SRC) \
-                 $(BASE_SRC)
+PROC_BENCH_SRC = tests/bench/proc_bench.c tests/bench/benchutil.c \
+                 transforms/proc.c $(JQX_SRC) $(BASE_SRC)
 $(BUILD)/proc_bench: $(PROC_BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-GETRECORDS_BENCH_SRC = tests/bench/getrecords_bench.c delivery/kinesis.c \
+GETRECORDS_BENCH_SRC = tests/bench/getrecords_bench.c \
+                  tests/bench/benchutil.c delivery/kinesis.c \
                   delivery/jscan.c delivery/awsjson.c delivery/httpc.c \
                   delivery/sigv4.c delivery/awscred.c $(BASE_SRC)
 $(BUILD)/getrecords_bench: $(GETRECORDS_BENCH_SRC:%.c=$(BUILD)/%.o)

@@ -79,15 +79,10 @@ static void request_id(struct conn *c, char out[37])
 {
     unsigned char b[16];
     uint64_t a = rng_next(&c->rng), d = rng_next(&c->rng);
-    char hex[33];
 
     memcpy(b, &a, 8);
     memcpy(b + 8, &d, 8);
-    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    util_hex(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
+    util_uuid(b, out);
 }
 
 static enum MHD_Result send_body(struct MHD_Connection *mc, struct conn *c,
@@ -455,6 +450,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
     (void)version;
     if (*req_cls == NULL) {
         const char *cl;
+        uint64_t len;
         ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         if (ci == NULL || ci->socket_context == NULL)
             return MHD_NO;
@@ -491,13 +487,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
         }
         cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                          "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+        len = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (len > API_MAX_BODY) {
             c->rejected = 1;
             return send_error(mc, c, 413, "InvalidArgumentException",
                               "Records size exceeds 4 MB limit (request "
                               "body over 8 MiB)");
         }
-        if (cl != NULL && body_charge(a, c, strtoull(cl, NULL, 10), 0)) {
+        if (body_charge(a, c, len, 0) != 0) {
             c->rejected = 1;
             return send_error(mc, c, 503, "ServiceUnavailableException",
                               "Slow down.");

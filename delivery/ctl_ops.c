@@ -73,18 +73,26 @@ static void arn_of(const struct control *ctl, const char *name, char *out,
              ctl->svc->region, ctl->svc->account_id, name);
 }
 
-/* A required string member; -1 with the ValidationException sent. */
-static int need_str(struct call *k, const char *key, const char *camel,
-                    const char **out)
+/* A required member; NULL with the ValidationException sent. */
+static json_t *need(struct call *k, const char *key, const char *camel)
 {
     json_t *v = json_object_get(k->req, key);
 
-    if (v == NULL) {
+    if (v == NULL)
         fail(k, "ValidationException", "1 validation error detected: Value "
              "null at '%s' failed to satisfy constraint: Member must not "
              "be null", camel);
+    return v;
+}
+
+/* A required string member; -1 with the error sent. */
+static int need_str(struct call *k, const char *key, const char *camel,
+                    const char **out)
+{
+    json_t *v = need(k, key, camel);
+
+    if (v == NULL)
         return -1;
-    }
     if (!json_is_string(v)) {
         fail(k, "SerializationException", "%s must be a string", key);
         return -1;
@@ -98,14 +106,10 @@ static int need_str(struct call *k, const char *key, const char *camel,
 static int need_list(struct call *k, const char *key, const char *camel,
                      json_t **out)
 {
-    json_t *v = json_object_get(k->req, key);
+    json_t *v = need(k, key, camel);
 
-    if (v == NULL) {
-        fail(k, "ValidationException", "1 validation error detected: Value "
-             "null at '%s' failed to satisfy constraint: Member must not "
-             "be null", camel);
+    if (v == NULL)
         return -1;
-    }
     if (!json_is_array(v)) {
         fail(k, "SerializationException", "%s must be a list", key);
         return -1;

@@ -12,15 +12,10 @@ static void batch_uuid(uint64_t hash, char out[37])
 {
     unsigned char b[16];
     uint64_t h2 = util_hash64(&hash, sizeof(hash), 0x5eed);
-    char hex[33];
 
     memcpy(b, &hash, 8);
     memcpy(b + 8, &h2, 8);
-    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-    util_hex(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
+    util_uuid(b, out);
 }
 
 /* Send one group's records to a record destination (HTTP endpoint,

@@ -146,6 +146,19 @@ void util_hex(const void *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+void util_uuid(const unsigned char r[16], char out[37])
+{
+    unsigned char b[16];
+    char hex[33];
+
+    memcpy(b, r, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    util_hex(b, sizeof(b), hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
 int util_random(void *p, size_t n, struct err *e)
 {
     unsigned char *d = p;

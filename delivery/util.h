@@ -40,6 +40,9 @@ int util_write_file(const char *path, const char *text, int mode,
                     struct err *e);
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void util_hex(const void *p, size_t n, char *out);
+/* Format 16 bytes as a version-4 UUID ("xxxxxxxx-xxxx-4xxx-...") into
+ * out[37]; the version and variant bits are forced. */
+void util_uuid(const unsigned char r[16], char out[37]);
 /* Fill p with n bytes from the kernel's random source. */
 int util_random(void *p, size_t n, struct err *e);
 /* 64-bit FNV-1a, for deterministic names derived from ids. */

@@ -164,19 +164,6 @@ static void be32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-void codec_uuid(const unsigned char r[16], char out[37])
-{
-    unsigned char b[16];
-    char hex[33];
-
-    memcpy(b, r, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-    util_hex(b, sizeof(b), hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
-}
-
 int codec_set_entry_name(struct codec *c, const char *name, struct err *e)
 {
     size_t n = name != NULL ? strlen(name) : 0;
@@ -237,7 +224,7 @@ static int zip_begin(struct codec *c, struct err *e)
     } else {
         if (util_random(r, sizeof(r), e) != 0)
             return -1;
-        codec_uuid(r, c->zip_entry);
+        util_uuid(r, c->zip_entry);
     }
     name_len = strlen(c->zip_entry);
     if (gmtime_r(&now, &tm) == NULL || tm.tm_year < 80)

@@ -30,9 +30,6 @@ const char *codec_content_encoding(const struct codec *c);
  * objects that follow (copied; at most 127 bytes). NULL or "" = a random
  * UUID per object. */
 int codec_set_entry_name(struct codec *c, const char *name, struct err *e);
-/* Format 16 bytes as a version-4 UUID ("xxxxxxxx-xxxx-4xxx-...") into
- * out[37]; the version and variant bits are forced. */
-void codec_uuid(const unsigned char r[16], char out[37]);
 
 /* 'out' is borrowed until codec_end(); output is appended to it. */
 int codec_begin(struct codec *c, struct buf *out, struct err *e);

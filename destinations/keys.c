@@ -388,7 +388,6 @@ static void random_string(uint64_t batch_hash, unsigned occ, char out[11])
 static void uuid_from_hash(uint64_t batch_hash, char out[37])
 {
     unsigned char in[8], u[16];
-    char hex[33];
     uint64_t hi, lo;
 
     put_le(in, batch_hash, 8);
@@ -398,11 +397,7 @@ static void uuid_from_hash(uint64_t batch_hash, char out[37])
         u[i] = (unsigned char)(hi >> (56 - 8 * i));
         u[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
     }
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
-    util_hex(u, sizeof(u), hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
+    util_uuid(u, out);
 }
 
 static void put_default_time(struct sink *s, const struct tm *tm)

@@ -111,7 +111,7 @@ static int entry_name(struct codec *c, const char *key, struct err *e)
 
     memcpy(h, &a, 8);
     memcpy(h + 8, &b, 8);
-    codec_uuid(h, uuid);
+    util_uuid(h, uuid);
     return codec_set_entry_name(c, uuid, e);
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "../../delivery/kinesis.h"
 
 /* glibc's own entry points, under the wrappers below. */
@@ -44,14 +45,6 @@ void *realloc(void *p, size_t n)
 {
     allocs++;
     return __libc_realloc(p, n);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A reply as kinesalite writes it: n records of 'size' bytes of data. */
@@ -171,11 +164,11 @@ int main(int argc, char **argv)
         else
             (void)inplace_once(reply, len, work, &b);
         a0 = allocs;
-        t0 = now_s();
+        t0 = bench_now_s();
         for (size_t r = 0; r < runs; r++)
             check += which == 0 ? jansson_once(reply, len, dec)
                                 : inplace_once(reply, len, work, &b);
-        dt = now_s() - t0;
+        dt = bench_now_s() - t0;
         printf("%-26s %8.3f us/record  %8.3f allocations/record  (%zu)\n",
                which == 0 ? "jansson + EVP base64" : "in place (jscan)",
                dt * 1e6 / (double)(n * runs),

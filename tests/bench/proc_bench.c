@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "../../transforms/jqx.h"
 #include "../../transforms/proc.h"
 
@@ -22,29 +23,6 @@ static const char *const names[N_SCEN] = {
     "no processing", "jq path (walk)", "jq path (libjq)",
     "jq strftime", "jansson parse", "deagg JSON",
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return strtol(argv[i + 1], NULL, 10);
-    return def;
-}
 
 #define BATCH 500
 
@@ -92,9 +70,9 @@ static int pass(int s, const unsigned char *data, long size, struct jqx *q,
 
 int main(int argc, char **argv)
 {
-    long records = arg_long(argc, argv, "--records", 500000);
-    long size = arg_long(argc, argv, "--size", 150);
-    long runs = arg_long(argc, argv, "--runs", 3);
+    long records = bench_arg_long(argc, argv, "--records", 500000);
+    long size = bench_arg_long(argc, argv, "--size", 150);
+    long runs = bench_arg_long(argc, argv, "--runs", 3);
     struct cfg_processing pc = { .enabled = 1, .deagg = CFG_DEAGG_JSON };
     struct proc_list l = { 0 };
     struct buf out = { 0 };
@@ -136,15 +114,15 @@ int main(int argc, char **argv)
     for (int s = 0; s < N_SCEN; s++) {
         struct jqx *q = s == FAST ? path : s == FAST_AS_JQ ? path_jq : tm;
         for (long r = 0; r < runs; r++) {
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (long done = 0; done < records; done += BATCH)
                 if (pass(s, data, size, q, p, &l, &out) != 0) {
                     fprintf(stderr, "proc_bench: %s failed\n", names[s]);
                     return 1;
                 }
-            t[r] = now_s() - t0;
+            t[r] = bench_now_s() - t0;
         }
-        qsort(t, (size_t)runs, sizeof(t[0]), cmp_double);
+        qsort(t, (size_t)runs, sizeof(t[0]), bench_cmp_double);
         med[s] = t[runs / 2];
         printf("  %-16s %10.0f rec/s %8.3f us/record\n", names[s],
                (double)records / med[s], med[s] * 1e6 / records);

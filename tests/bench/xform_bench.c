@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "../../delivery/log.h"
 #include "../../transforms/xform.h"
 
@@ -30,35 +31,12 @@ static const char *const scripts[][2] = {
       "end\n" },
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return strtol(argv[i + 1], NULL, 10);
-    return def;
-}
-
 int main(int argc, char **argv)
 {
-    long records = arg_long(argc, argv, "--records", 1000000);
-    long batch = arg_long(argc, argv, "--batch", 500);
-    long size = arg_long(argc, argv, "--size", 150);
-    long runs = arg_long(argc, argv, "--runs", 3);
+    long records = bench_arg_long(argc, argv, "--records", 1000000);
+    long batch = bench_arg_long(argc, argv, "--batch", 500);
+    long size = bench_arg_long(argc, argv, "--size", 150);
+    long runs = bench_arg_long(argc, argv, "--runs", 3);
     char dir[] = "/tmp/xform_bench.XXXXXX", path[256], cmd[300];
     struct xform_in *in;
     struct xform_out *out;
@@ -118,7 +96,7 @@ int main(int argc, char **argv)
             return 1;
         }
         for (long r = 0; r < runs; r++) {
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (long done = 0; done < records; done += batch) {
                 arena.len = 0;
                 if (x == NULL) {
@@ -139,9 +117,9 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
-            t[r] = now_s() - t0;
+            t[r] = bench_now_s() - t0;
         }
-        qsort(t, (size_t)runs, sizeof(t[0]), cmp_double);
+        qsort(t, (size_t)runs, sizeof(t[0]), bench_cmp_double);
         med[s + 1] = t[runs / 2];
         printf("  %-14s %10.0f rec/s %8.3f us/record\n",
                s < 0 ? "no transform" : scripts[s][0],

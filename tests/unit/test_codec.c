@@ -574,7 +574,7 @@ static void test_bad_arguments(void **state)
     assert_null(codec_new(CFG_COMP_ZIP, -2, &e));
     assert_int_equal(e.code, ERR_INVAL);
     memset(r, 0xff, sizeof(r));
-    codec_uuid(r, uuid);
+    util_uuid(r, uuid);
     assert_string_equal(uuid, "ffffffff-ffff-4fff-bfff-ffffffffffff");
     codec_free(NULL);
 }

@@ -56,12 +56,18 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Close the spool (the files stay), e.g. to damage them. */
+static void fx_close(struct fx *f)
+{
+    spool_close(f->sp);
+    f->sp = NULL;
+}
+
 static void fx_open(struct fx *f)
 {
     struct err e = { 0, "" };
 
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     if (spool_open(&f->o, &f->sp, &e) != 0)
         fail_msg("spool_open: %s", e.msg);
 }
@@ -158,8 +164,7 @@ static int open_captured(struct fx *f, struct err *e, char *out, size_t cap)
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0 && saved >= 0);
     dup2(fd, 2);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     rc = spool_open(&f->o, &f->sp, e);
     dup2(saved, 2);
     close(saved);
@@ -344,8 +349,7 @@ static void test_torn_journal_line(void **state)
     put(f, "j", 0, 10);
     put(f, "j", 1, 10);
     assert_int_equal(seal(f, 1, &a), 1);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     snprintf(path, sizeof(path), "%s/batches.log", f->dir);
     fd = open(path, O_WRONLY | O_APPEND);
     assert_int_equal(write(fd, "S 2 2 2 1 10 10", 15), 15);
@@ -376,8 +380,7 @@ static void test_torn_tail(void **state)
     fx_open(f);
     for (int i = 0; i < 5; i++)
         put(f, "t", i, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     full = file_size(path);
     /* Half of the last record reached the disk. */
@@ -388,8 +391,7 @@ static void test_torn_tail(void **state)
     assert_non_null(strstr(log, "cut 68 bytes"));
     assert_int_equal(file_size(path), full - 128);
     assert_int_equal(put(f, "t", 5, 100), 5);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     /* Garbage after the last record. */
     fd = open(path, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
@@ -461,8 +463,7 @@ static void test_corrupt_record(void **state)
     fx_open(f);
     for (int i = 0; i < 5; i++)
         put(f, "c", i, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     /* One data byte of the second record flips. */
     flip(path, 32 + 128 + 28 + 10);
@@ -519,8 +520,7 @@ static void test_corrupt_headers_resync(void **state)
     fx_open(f);
     for (int i = 0; i < 8; i++)
         put(f, "h", i, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     memset(junk, 0xff, sizeof(junk));
     fd = open(path, O_RDWR);
@@ -552,8 +552,7 @@ static void test_corrupt_tail_vs_torn(void **state)
     fx_open(f);
     for (int i = 0; i < 3; i++)
         put(f, "t", i, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     flip(path, 32 + 2 * 128 + 50);
     assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
@@ -565,8 +564,7 @@ static void test_corrupt_tail_vs_torn(void **state)
     spool_stats(f->sp, &st);
     assert_int_equal(st.corrupt_records, 1);
     put(f, "t", 3, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     assert_int_equal(truncate(path, 32 + 3 * 128 - 7), 0);
     assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
     assert_non_null(strstr(log, "torn tail"));
@@ -593,8 +591,7 @@ static void test_corrupt_older_segment_batch(void **state)
     assert_int_equal(seal(f, 3 * 100, &b), 1);     /* seqs 1-3 */
     assert_int_equal(seal(f, 3 * 100, &b), 1);     /* seqs 4-6 */
     assert_int_equal(b.first_seq, 4);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     assert_true(count_segs(f) >= 3);
     seg_file(f, 1, path, sizeof(path));
     flip(path, 32 + 3 * 128 + 40);                  /* seq 4 */
@@ -630,8 +627,7 @@ static void test_corrupt_cannot_save(void **state)
     fx_open(f);
     for (int i = 0; i < 3; i++)
         put(f, "x", i, 100);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     flip(path, 32 + 128 + 40);
     snprintf(cpath, sizeof(cpath), "%s/corrupt", f->dir);
@@ -764,8 +760,7 @@ static void test_corrupt_sealed_batch_shrinks(void **state)
     for (int i = 0; i < 5; i++)
         put(f, "s", i, 100);
     assert_int_equal(seal(f, 1 << 20, &b), 1);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     seg_file(f, 1, path, sizeof(path));
     assert_int_equal(truncate(path, 32 + 3 * 128 + 5), 0);
     assert_int_equal(open_captured(f, &e, log, sizeof(log)), 0);
@@ -953,8 +948,7 @@ static void test_bad_files(void **state)
 
     fx_open(f);
     put(f, "b", 0, 10);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     /* A damaged segment header. */
     seg_file(f, 1, path, sizeof(path));
     fd = open(path, O_RDWR);
@@ -981,8 +975,7 @@ static void test_bad_files(void **state)
     snprintf(path, sizeof(path), "%s/batches.log", f->dir);
     unlink(path);
     fx_open(f);
-    spool_close(f->sp);
-    f->sp = NULL;
+    fx_close(f);
     assert_int_equal(mkdir(seg_file(f, 0x100, path, sizeof(path)), 0755), 0);
     assert_int_equal(spool_open(&f->o, &sp, &e), -1);
     assert_non_null(strstr(e.msg, path));
